@@ -1,0 +1,146 @@
+// The small interfaces the runtime needs from a platform. src/ reaches flash, storage, network,
+// time, digests and the reset line only through these; host-sim and src/platform/moddable
+// implement them. Everything here is plain ECMAScript: no Node types, no Buffer.
+
+/** One erase sector of a partition: [offset, offset + size) relative to the partition start. */
+export interface Sector {
+  offset: number;
+  size: number;
+}
+
+/** Geometry of a flash partition as the NOR part sees it. */
+export interface FlashGeometry {
+  /** Partition size in bytes. */
+  size: number;
+  /** Erase sectors covering [0, size) in ascending order, without gaps (non-uniform maps allowed). */
+  sectors: readonly Sector[];
+  /** Every write must start at a multiple of this and have a length that is a multiple of it. */
+  writeAlign: number;
+  /** Value of an erased byte: 0xFF on NOR, 0x00 on some parts. */
+  erasedValue: number;
+}
+
+/** A flash partition. Offsets are relative to the partition start. Operations are synchronous,
+ * like Moddable's flash modules; a failure throws. */
+export interface FlashPartition {
+  readonly label: string;
+  readonly geometry: FlashGeometry;
+  read(offset: number, length: number): Uint8Array;
+  /** Programs bytes; the range must be aligned and (on NOR) erased where bits go 0 -> 1. */
+  write(offset: number, data: Uint8Array): void;
+  /** Erases whole sectors covering [offset, offset + length); offset and length on sector bounds. */
+  erase(offset: number, length: number): void;
+}
+
+/** Partition types and subtypes as the ESP-IDF partition table names them. */
+export interface PartitionInfo {
+  label: string;
+  type: number;
+  subtype: number;
+  /** Absolute flash address. */
+  address: number;
+  size: number;
+}
+
+export interface PartitionPort {
+  /** Every partition the platform knows, in table order. */
+  list(): PartitionInfo[];
+  /** Opens a partition by label. Throws if it does not exist. */
+  open(label: string): FlashPartition;
+}
+
+/** A small key-value store (Moddable `preference`, NVS). Values are bytes. */
+export interface KeyValuePort {
+  get(key: string): Uint8Array | undefined;
+  set(key: string, value: Uint8Array): void;
+  delete(key: string): void;
+}
+
+export type HttpHeaders = Record<string, string>;
+
+export interface HttpRequest {
+  url: string;
+  method?: "GET" | "HEAD" | "POST";
+  /** Header names are lower-case. */
+  headers?: HttpHeaders;
+  body?: Uint8Array;
+}
+
+/** Callbacks of one streaming exchange, called in this order: response once, data zero or more
+ * times, then exactly one of end or error. Nothing is called after abort(). */
+export interface HttpHandlers {
+  /** Status line and headers (names lower-case). */
+  response(status: number, headers: HttpHeaders): void;
+  /** A body chunk. The chunk may be reused by the platform after the call returns. */
+  data(chunk: Uint8Array): void;
+  /** The body ended as the server framed it. */
+  end(): void;
+  /** The exchange failed (connection lost, DNS, TLS...). */
+  error(reason: string): void;
+}
+
+export interface HttpExchange {
+  abort(): void;
+}
+
+export interface HttpPort {
+  request(request: HttpRequest, handlers: HttpHandlers): HttpExchange;
+}
+
+export interface TimerHandle {
+  readonly id: unknown;
+}
+
+export interface ClockPort {
+  /** Milliseconds, monotonic within one boot. */
+  now(): number;
+  setTimeout(callback: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+  /** Uniform in [0, 1). Platforms may seed it for reproducible runs. */
+  random(): number;
+}
+
+export type DigestAlgorithm = "md5" | "sha256" | "crc32";
+
+/** A streaming digest. CRC32 results are 4 bytes, big-endian (the usual hex order). */
+export interface Digest {
+  update(data: Uint8Array): void;
+  /** Returns the digest and resets the object for reuse. */
+  finish(): Uint8Array;
+}
+
+export interface DigestPort {
+  create(algorithm: DigestAlgorithm): Digest;
+}
+
+export interface SystemPort {
+  /** Resets the chip. On devices it does not return. */
+  restart(): void;
+  /** Battery charge in percent, or undefined when the board has no gauge. */
+  batteryPercent(): number | undefined;
+  /** Received signal strength in dBm, or undefined when not connected. */
+  rssi(): number | undefined;
+}
+
+export interface LogPort {
+  log(level: "debug" | "info" | "warn" | "error", message: string): void;
+}
+
+/** Everything a platform gives the runtime. */
+export interface Platform {
+  partitions: PartitionPort;
+  kv: KeyValuePort;
+  http: HttpPort;
+  clock: ClockPort;
+  digests: DigestPort;
+  system: SystemPort;
+  log?: LogPort;
+}
+
+/** An MQTT client connection (Moddable `mqtt`, or a host client). Payloads are bytes. */
+export interface MqttPort {
+  publish(topic: string, payload: Uint8Array): void;
+  subscribe(topic: string): void;
+  /** Called for every message on a subscribed topic. */
+  onMessage(handler: (topic: string, payload: Uint8Array) => void): void;
+}
