@@ -47,6 +47,8 @@ export interface PartitionPort {
   list(): PartitionInfo[];
   /** Opens a partition by label. Throws if it does not exist. */
   open(label: string): FlashPartition;
+  /** Label of the app partition the running image was booted from (e.g. "ota_0"). */
+  running(): string;
 }
 
 /** A small key-value store (Moddable `preference`, NVS). Values are bytes. */
