@@ -1,0 +1,352 @@
+// The update state machine. boot() settles whatever a restart left behind (a trial boot, an
+// update in flight); update() downloads an offer into the inactive slot, verifies it, stages it
+// and restarts. Every step is recorded in the journal first, so a cut anywhere resumes or
+// finishes the update and never stages an image whose digests do not match.
+
+import type { FlashPartition, Platform } from "../ports.ts";
+import { EspBootControl } from "../boot/esp-boot-control.ts";
+import { OtaState, stateName } from "../boot/esp-otadata.ts";
+import { download, type DownloadSink } from "../download/downloader.ts";
+import { ImageDigests, digestMismatch } from "../download/image-digests.ts";
+import { SlotWriter } from "../flash/slot-writer.ts";
+import { checkEspImage, type EspImageInfo } from "../image/esp-app-image.ts";
+import { APP_DESC_IMAGE_OFFSET, APP_DESC_SIZE, parseAppDesc, type AppDesc } from "../image/esp-app-desc.ts";
+import { ErrorCode, OtaError, errorMessage, type ErrorCodeValue } from "./errors.ts";
+import { Journal, type JournalState } from "./journal.ts";
+import { parseOffer, type Offer } from "./offer.ts";
+import { decide } from "./policy.ts";
+import type { BootReport, Phase, Progress, UpdateResult } from "./types.ts";
+import { compareVersions } from "./version.ts";
+
+const APP_TYPE = 0x00;
+const OTA_SUBTYPE_FIRST = 0x10;
+const OTA_SUBTYPE_LAST = 0x1f;
+const HASH_CHUNK = 4096;
+
+export interface AgentOptions {
+  platform: Platform;
+  /** Runs on a trial boot; true confirms the new image, false rolls back. */
+  selfTest?: () => boolean | Promise<boolean>;
+  onProgress?: (p: Progress) => void;
+  /** Images must carry this esp_app_desc project name, when set. */
+  projectName?: string;
+  journalLabel?: string;
+  otadataLabel?: string;
+  /** CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE of the bootloader (default true). */
+  rollback?: boolean;
+  download?: { stallMs?: number; maxFailures?: number; backoffMs?: number; backoffMaxMs?: number };
+  /** Called when the download is interrupted and resumes (for logs and counters). */
+  onInterruption?: (reason: string, position: number) => void;
+}
+
+interface Slot {
+  label: string;
+  index: number;
+  size: number;
+}
+
+export class Agent {
+  private readonly p: Platform;
+  private readonly o: AgentOptions;
+  private readonly slots: Slot[];
+  private readonly boot_: EspBootControl;
+  private readonly journal: Journal;
+  private lastPercent = 0;
+
+  constructor(options: AgentOptions) {
+    this.o = options;
+    this.p = options.platform;
+    const parts = this.p.partitions.list();
+    this.slots = parts
+      .filter((e) => e.type === APP_TYPE && e.subtype >= OTA_SUBTYPE_FIRST && e.subtype <= OTA_SUBTYPE_LAST)
+      .map((e) => ({ label: e.label, index: e.subtype - OTA_SUBTYPE_FIRST, size: e.size }))
+      .sort((a, b) => a.index - b.index);
+    this.slots.forEach((s, i) => {
+      if (s.index !== i) throw new Error(`OTA slots must be ota_0..ota_${this.slots.length - 1} without gaps`);
+    });
+    this.boot_ = new EspBootControl(this.p.partitions.open(options.otadataLabel ?? "otadata"), this.slots.length, options.rollback ?? true);
+    this.journal = new Journal(this.p.partitions.open(options.journalLabel ?? "otajournal"));
+    this.journal.load();
+  }
+
+  /** The running slot. */
+  running(): Slot {
+    const label = this.p.partitions.running();
+    const slot = this.slots.find((s) => s.label === label);
+    if (!slot) throw new Error(`running partition ${label} is not an OTA slot`);
+    return slot;
+  }
+
+  /** The slot the next update goes to (esp_ota_get_next_update_partition). */
+  target(): Slot {
+    return this.slots[(this.running().index + 1) % this.slots.length];
+  }
+
+  runningAppDesc(): AppDesc {
+    return this.appDescOf(this.running());
+  }
+
+  runningVersion(): string {
+    return this.runningAppDesc().version;
+  }
+
+  /** The journaled offer whose download was interrupted, if any. */
+  pending(): Offer | undefined {
+    const j = this.journal.state;
+    return j.phase === "download" ? j.offer : undefined;
+  }
+
+  journalState(): JournalState {
+    return this.journal.state;
+  }
+
+  /** Settles what the last restart left: trial boot, staged or interrupted update. */
+  async boot(): Promise<BootReport> {
+    const running = this.running();
+    const version = this.runningVersion();
+    let state = this.boot_.stateOf(running.index);
+    const j = this.journal.state;
+    if (state === OtaState.PendingVerify) {
+      const passed = await this.runSelfTest();
+      if (passed) {
+        this.boot_.confirm(running.index);
+        state = OtaState.Valid;
+      } else if (this.boot_.rollbackPossible(running.index)) {
+        if (j.offer) this.journal.save({ ...j, phase: "rejected" });
+        this.boot_.markInvalid(running.index);
+        this.p.system.restart();
+        return { version, slot: running.label, imageState: "invalid" };
+      } else {
+        this.log("error", "self-test failed and there is no image to roll back to; staying on trial");
+      }
+    }
+    const report: BootReport = { version, slot: running.label, imageState: state === undefined ? "none" : stateName(state) };
+    const last = await this.settleJournal(running, version, state);
+    if (last) report.lastUpdate = last;
+    return report;
+  }
+
+  /** Resumes the journaled update, if one was interrupted. */
+  async resume(): Promise<UpdateResult | undefined> {
+    const offer = this.pending();
+    return offer ? this.update(offer) : undefined;
+  }
+
+  /** Applies an offer: on success the device restarts into the new image (on the host, the
+   * restart port decides what happens); the result says what went wrong otherwise. */
+  async update(input: unknown): Promise<UpdateResult> {
+    let fromVersion = "";
+    let offer: Offer | undefined;
+    this.lastPercent = 0;
+    try {
+      offer = parseOffer(input);
+      fromVersion = this.runningVersion();
+      const target = this.prepare(offer, fromVersion);
+      const info = await this.fetchAndVerify(offer, target, fromVersion);
+      this.stage(offer, target, info);
+      this.progress("restart", offer.size, offer.size);
+      this.p.system.restart();
+      return result(offer, fromVersion, 0, "staged; restarting into the new image");
+    } catch (e) {
+      const code: ErrorCodeValue = e instanceof OtaError ? e.code : ErrorCode.FlashWriteFailed;
+      const reason = e instanceof OtaError ? e.reason : `flash: ${errorMessage(e)}`;
+      if (e instanceof OtaError && e.code === ErrorCode.VerifyFailed) this.journal.clear();
+      this.log("error", `update failed (${code}): ${reason}`);
+      const component = offer?.component ?? "app";
+      return { ok: false, errorCode: code, reason, component, fromVersion, toVersion: offer?.version ?? "" };
+    }
+  }
+
+  private prepare(offer: Offer, fromVersion: string): Slot {
+    if (offer.component !== "app") throw new OtaError(ErrorCode.UpdateFailed, `component ${offer.component} is not handled by this agent`);
+    const running = this.running();
+    if (this.boot_.stateOf(running.index) === OtaState.PendingVerify) {
+      throw new OtaError(ErrorCode.UpdateFailed, "the running image is still on trial; boot() must confirm it first");
+    }
+    if (compareVersions(offer.version, fromVersion) <= 0) {
+      throw new OtaError(ErrorCode.UpdateFailed, `version ${offer.version} is not newer than the running ${fromVersion}`);
+    }
+    const target = this.target();
+    const decision = decide(offer, {
+      batteryPercent: this.p.system.batteryPercent(),
+      rssi: this.p.system.rssi(),
+      freeSpace: target.size,
+    });
+    if (!decision.accept) throw new OtaError(ErrorCode.UpdateFailed, decision.reason);
+    return target;
+  }
+
+  private async fetchAndVerify(offer: Offer, target: Slot, fromVersion: string): Promise<EspImageInfo> {
+    const part = this.p.partitions.open(target.label);
+    const j = this.journal.state;
+    const resuming = j.phase === "download" && j.slot === target.label && sameOffer(j.offer, offer);
+    if (!resuming) this.journal.save({ phase: "download", offer, fromVersion, slot: target.label, progress: 0 });
+    this.boot_.releaseSlot(target.index, this.running().index);
+
+    const digests = new ImageDigests(this.p.digests);
+    const writer = new SlotWriter(part);
+    const start = resuming ? j.progress : 0;
+    this.progress("check", 0, offer.size);
+    this.hashPrefix(part, start, digests, offer.size);
+    writer.seek(start);
+    let durable = start;
+    writer.onSectorDone = (end) => {
+      if (end <= durable) return;
+      durable = end;
+      this.journal.checkpoint(Math.min(end, offer.size));
+    };
+    const sink: DownloadSink = {
+      get position() {
+        return writer.position;
+      },
+      restart: (validator) => {
+        digests.reset();
+        writer.seek(0);
+        durable = 0;
+        this.journal.save({ ...this.journal.state, validator, progress: 0 });
+      },
+      setValidator: (validator) => {
+        if (validator !== this.journal.state.validator) this.journal.save({ ...this.journal.state, validator });
+      },
+      data: (chunk) => {
+        digests.update(chunk);
+        writer.write(chunk);
+        this.progress("download", writer.position, offer.size);
+      },
+    };
+    await download(this.p.http, this.p.clock, sink, {
+      url: offer.url,
+      size: offer.size,
+      validator: resuming ? j.validator : undefined,
+      ...this.o.download,
+      onInterruption: this.o.onInterruption,
+    });
+    writer.flush();
+
+    const mismatch = digestMismatch(offer, digests.finish());
+    if (mismatch) throw new OtaError(ErrorCode.VerifyFailed, mismatch);
+    return this.verifyImage(part, offer);
+  }
+
+  /** Re-hashes the durable prefix from flash: native digests cannot export their state. */
+  private hashPrefix(part: FlashPartition, end: number, digests: ImageDigests, total: number): void {
+    for (let at = 0; at < end; at += HASH_CHUNK) {
+      digests.update(part.read(at, Math.min(HASH_CHUNK, end - at)));
+      this.progress("check", Math.min(at + HASH_CHUNK, end), total);
+    }
+  }
+
+  private verifyImage(part: FlashPartition, offer: Offer): EspImageInfo {
+    this.progress("verify", 0, offer.size);
+    let info: EspImageInfo;
+    try {
+      info = checkEspImage((at, n) => part.read(at, n), offer.size, this.p.digests);
+    } catch (e) {
+      throw e instanceof OtaError ? e : new OtaError(ErrorCode.VerifyFailed, errorMessage(e));
+    }
+    const desc = info.appDesc;
+    if (desc.version !== offer.version) {
+      throw new OtaError(ErrorCode.VerifyFailed, `image says version ${desc.version}, the offer ${offer.version}`);
+    }
+    if (this.o.projectName !== undefined && desc.projectName !== this.o.projectName) {
+      throw new OtaError(ErrorCode.VerifyFailed, `image is for project ${desc.projectName}, this board runs ${this.o.projectName}`);
+    }
+    const floor = this.runningAppDesc().secureVersion;
+    if (desc.secureVersion < floor) {
+      throw new OtaError(ErrorCode.VerifyFailed, `anti-rollback: secure_version ${desc.secureVersion} is below the running ${floor}`);
+    }
+    this.progress("verify", offer.size, offer.size);
+    return info;
+  }
+
+  private stage(offer: Offer, target: Slot, _info: EspImageInfo): void {
+    this.progress("stage", offer.size, offer.size);
+    this.journal.save({ ...this.journal.state, phase: "staging", progress: offer.size });
+    this.boot_.stage(target.index);
+    this.journal.save({ ...this.journal.state, phase: "staged" });
+  }
+
+  /** What the journal says happened before this boot; finishes a stage a cut interrupted. */
+  private async settleJournal(running: Slot, version: string, state: number | undefined): Promise<UpdateResult | undefined> {
+    const j = this.journal.state;
+    const offer = j.offer;
+    if (j.phase === "idle" || !offer) return undefined;
+    const from = j.fromVersion ?? "";
+    if (running.label === j.slot && version === offer.version) {
+      if (state === OtaState.Valid || state === OtaState.Undefined) {
+        this.journal.clear();
+        return result(offer, from, 0, `running ${version} from ${running.label}, confirmed`);
+      }
+      return undefined;
+    }
+    if (j.phase === "rejected") {
+      this.journal.clear();
+      return result(offer, from, ErrorCode.UpdateFailed, `${offer.version} failed its self-test; rolled back to ${version}`);
+    }
+    if (j.phase === "staged") {
+      this.journal.clear();
+      return result(offer, from, ErrorCode.UpdateFailed, `${offer.version} did not confirm its trial boot; rolled back to ${version}`);
+    }
+    if (j.phase === "staging") {
+      // The boot flag may be half written: check the slot again, then stage it again.
+      const target = this.slots.find((s) => s.label === j.slot);
+      if (!target || target.index === running.index) {
+        this.journal.clear();
+        return result(offer, from, ErrorCode.UpdateFailed, "journal names no usable slot");
+      }
+      try {
+        const part = this.p.partitions.open(target.label);
+        const digests = new ImageDigests(this.p.digests);
+        this.hashPrefix(part, offer.size, digests, offer.size);
+        const mismatch = digestMismatch(offer, digests.finish());
+        if (mismatch) throw new OtaError(ErrorCode.VerifyFailed, mismatch);
+        const info = this.verifyImage(part, offer);
+        this.stage(offer, target, info);
+      } catch (e) {
+        this.journal.clear();
+        const code = e instanceof OtaError ? e.code : ErrorCode.FlashWriteFailed;
+        return result(offer, from, code, errorMessage(e));
+      }
+      this.p.system.restart();
+    }
+    return undefined;
+  }
+
+  private async runSelfTest(): Promise<boolean> {
+    if (!this.o.selfTest) return true;
+    try {
+      return (await this.o.selfTest()) === true;
+    } catch (e) {
+      this.log("error", `self-test threw: ${errorMessage(e)}`);
+      return false;
+    }
+  }
+
+  private appDescOf(slot: Slot): AppDesc {
+    const part = this.p.partitions.open(slot.label);
+    return parseAppDesc(part.read(APP_DESC_IMAGE_OFFSET, APP_DESC_SIZE));
+  }
+
+  private progress(phase: Phase, bytes: number, total: number): void {
+    if (!this.o.onProgress) return;
+    const weight: Record<Phase, [number, number]> = {
+      check: [0, 0], download: [0, 90], verify: [90, 97], stage: [97, 99], restart: [99, 100], confirm: [100, 100], rollback: [100, 100],
+    };
+    const [lo, hi] = weight[phase];
+    const percent = Math.max(this.lastPercent, Math.floor(lo + ((hi - lo) * bytes) / Math.max(1, total)));
+    this.lastPercent = percent;
+    this.o.onProgress({ phase, bytes, total, percent });
+  }
+
+  private log(level: "info" | "warn" | "error", message: string): void {
+    this.p.log?.log(level, message);
+  }
+}
+
+function sameOffer(a: Offer | undefined, b: Offer): boolean {
+  return !!a && a.url === b.url && a.size === b.size && a.sha256 === b.sha256 && a.version === b.version && a.component === b.component;
+}
+
+function result(offer: Offer, from: string, code: 0 | ErrorCodeValue, reason: string): UpdateResult {
+  return { ok: code === 0, errorCode: code, reason, component: offer.component, fromVersion: from, toVersion: offer.version };
+}

@@ -1,0 +1,146 @@
+// The update journal: what is being applied and how far it got, kept in its own flash partition
+// so that a cut at any instant loses at most the newest record. Records (journal-record.ts) are
+// appended into erased flash; a checkpoint costs one 32-byte write, no erase. When a sector is
+// full the journal moves to the next one (circularly), erases it and writes a complete State
+// record there first, so the newest sector always holds the whole state and the sector being
+// erased never holds the only copy of anything current. Needs at least two sectors.
+
+import type { FlashPartition } from "../ports.ts";
+import type { Offer } from "./offer.ts";
+import { decodeRecord, encodeRecord, isErased, RecordType, RECORD_SLOT, type JournalRecord } from "./journal-record.ts";
+import { readU32LE, writeU32LE, equalBytes } from "../util/bytes.ts";
+import { utf8Decode, utf8Encode } from "../util/utf8.ts";
+
+export type JournalPhase = "idle" | "download" | "staging" | "staged" | "rejected";
+
+export interface JournalState {
+  phase: JournalPhase;
+  offer?: Offer;
+  /** Version running when the update started. */
+  fromVersion?: string;
+  /** Label of the slot being written. */
+  slot?: string;
+  /** ETag (or Last-Modified) of the first response, for If-Range. */
+  validator?: string;
+  /** Bytes of the image durably programmed into the slot. */
+  progress: number;
+}
+
+export const IDLE: JournalState = { phase: "idle", progress: 0 };
+
+export class Journal {
+  private readonly part: FlashPartition;
+  private sector = 0;
+  private writePos = 0;
+  private seq = 0;
+  private current: JournalState = IDLE;
+
+  constructor(part: FlashPartition) {
+    const g = part.geometry;
+    if (g.sectors.length < 2) throw new Error(`journal partition ${part.label} needs two sectors or more`);
+    if (RECORD_SLOT % g.writeAlign !== 0) throw new Error(`journal slots cannot meet a write alignment of ${g.writeAlign}`);
+    this.part = part;
+  }
+
+  get state(): JournalState {
+    return this.current;
+  }
+
+  /** Reads every sector and rebuilds the newest state; torn or garbage records are ignored. */
+  load(): JournalState {
+    const { sectors, erasedValue } = this.part.geometry;
+    const records: JournalRecord[] = [];
+    const ends: number[] = [];
+    let best = -1;
+    this.seq = 0;
+    for (let i = 0; i < sectors.length; i++) {
+      const bytes = this.part.read(sectors[i].offset, sectors[i].size);
+      let end = 0;
+      for (let at = 0; at < bytes.length; ) {
+        if (isErased(bytes, at, RECORD_SLOT, erasedValue)) {
+          at += RECORD_SLOT;
+          continue;
+        }
+        const r = decodeRecord(bytes, at, bytes.length);
+        at += r ? r.length : RECORD_SLOT;
+        end = at;
+        if (!r) continue;
+        records.push(r);
+        if (r.seq >= this.seq) {
+          this.seq = r.seq;
+          best = i;
+        }
+      }
+      ends.push(end);
+    }
+    this.sector = best < 0 ? 0 : best;
+    this.writePos = ends[this.sector];
+    this.current = replay(records);
+    return this.current;
+  }
+
+  /** Replaces the whole state (one record). */
+  save(state: JournalState): void {
+    this.current = { ...state };
+    this.append(RecordType.State, encodeState(this.current));
+  }
+
+  /** Records durable progress (one 32-byte record). */
+  checkpoint(progress: number): void {
+    this.current = { ...this.current, progress };
+    const payload = new Uint8Array(4);
+    writeU32LE(payload, 0, progress);
+    this.append(RecordType.Progress, payload);
+  }
+
+  clear(): void {
+    this.save(IDLE);
+  }
+
+  private append(type: number, payload: Uint8Array): void {
+    const { sectors, erasedValue } = this.part.geometry;
+    let record = encodeRecord(type, this.seq + 1, payload, erasedValue);
+    if (this.writePos + record.length > sectors[this.sector].size) {
+      this.sector = (this.sector + 1) % sectors.length;
+      this.writePos = 0;
+      this.part.erase(sectors[this.sector].offset, sectors[this.sector].size);
+      // The first record of a sector is always the whole state.
+      if (type !== RecordType.State) record = encodeRecord(RecordType.State, this.seq + 1, encodeState(this.current), erasedValue);
+    }
+    const at = sectors[this.sector].offset + this.writePos;
+    this.part.write(at, record);
+    if (!equalBytes(this.part.read(at, record.length), record)) {
+      throw new Error(`journal record at 0x${at.toString(16)} did not read back`);
+    }
+    this.writePos += record.length;
+    this.seq++;
+  }
+}
+
+function replay(records: JournalRecord[]): JournalState {
+  records.sort((a, b) => a.seq - b.seq);
+  let state: JournalState = IDLE;
+  for (const r of records) {
+    if (r.type === RecordType.State) {
+      const decoded = decodeState(r.payload);
+      if (decoded) state = decoded;
+    } else if (r.type === RecordType.Progress && r.payload.length >= 4 && state.phase !== "idle") {
+      state = { ...state, progress: readU32LE(r.payload, 0) };
+    }
+  }
+  return state;
+}
+
+function encodeState(state: JournalState): Uint8Array {
+  return utf8Encode(JSON.stringify(state));
+}
+
+function decodeState(payload: Uint8Array): JournalState | undefined {
+  try {
+    const s = JSON.parse(utf8Decode(payload)) as JournalState;
+    if (typeof s !== "object" || s === null || typeof s.phase !== "string" || typeof s.progress !== "number") return undefined;
+    return s;
+  } catch {
+    return undefined;
+  }
+}

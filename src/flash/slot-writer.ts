@@ -1,0 +1,119 @@
+// Streams an image into an inactive slot, as NOR flash wants it: each sector is erased just
+// before its first byte is written, writes are buffered to the write alignment, nothing is ever
+// written outside the slot, and every write is read back. The owner learns when a sector is
+// complete (all of its bytes programmed and checked) through onSectorDone: that is the point
+// that may be recorded as durable.
+
+import type { FlashPartition, Sector } from "../ports.ts";
+import { equalBytes } from "../util/bytes.ts";
+
+export class FlashWriteError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FlashWriteError";
+  }
+}
+
+export class SlotWriter {
+  readonly part: FlashPartition;
+  /** Bytes accepted so far (the stream position). */
+  private pos = 0;
+  /** Everything below this is erased or programmed in this session. */
+  private erasedTo = 0;
+  /** Bytes accepted but not yet programmed (less than one alignment unit). */
+  private pending: Uint8Array;
+  private pendingLength = 0;
+  onSectorDone: ((end: number) => void) | undefined;
+
+  constructor(part: FlashPartition) {
+    this.part = part;
+    this.pending = new Uint8Array(part.geometry.writeAlign);
+  }
+
+  get position(): number {
+    return this.pos;
+  }
+
+  /** Starts (or restarts) writing at `offset`, which must begin a sector: that sector is erased
+   * again before its first write, whatever it holds. */
+  seek(offset: number): void {
+    const sector = this.sectorAt(offset);
+    if (offset !== this.part.geometry.size && sector.offset !== offset) {
+      throw new FlashWriteError(`resume offset 0x${offset.toString(16)} is not on a sector boundary`);
+    }
+    this.pos = offset;
+    this.erasedTo = offset;
+    this.pendingLength = 0;
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.pos + chunk.length > this.part.geometry.size) {
+      throw new FlashWriteError(
+        `image overflows slot ${this.part.label}: byte 0x${(this.pos + chunk.length).toString(16)} past its 0x${this.part.geometry.size.toString(16)} bytes`,
+      );
+    }
+    const align = this.pending.length;
+    let i = 0;
+    // Fill an open alignment unit first.
+    if (this.pendingLength > 0) {
+      const n = Math.min(align - this.pendingLength, chunk.length);
+      this.pending.set(chunk.subarray(0, n), this.pendingLength);
+      this.pendingLength += n;
+      this.pos += n;
+      i = n;
+      if (this.pendingLength === align) {
+        this.program(this.pos - align, this.pending.slice());
+        this.pendingLength = 0;
+      }
+    }
+    while (i < chunk.length) {
+      const sector = this.sectorAt(this.pos);
+      const room = sector.offset + sector.size - this.pos;
+      const n = Math.min(room, chunk.length - i);
+      const whole = n - (n % align);
+      if (whole > 0) {
+        this.program(this.pos, chunk.subarray(i, i + whole));
+        this.pos += whole;
+        i += whole;
+      }
+      if (whole < n) {
+        // Only the end of a chunk can leave part of a unit: sectors are whole units.
+        this.pending.set(chunk.subarray(i, i + n - whole), 0);
+        this.pendingLength = n - whole;
+        this.pos += n - whole;
+        i += n - whole;
+      }
+    }
+  }
+
+  /** Programs a final partial alignment unit, padded with the erased value. */
+  flush(): void {
+    if (this.pendingLength === 0) return;
+    const unit = new Uint8Array(this.pending.length).fill(this.part.geometry.erasedValue);
+    unit.set(this.pending.subarray(0, this.pendingLength));
+    const at = this.pos - this.pendingLength;
+    this.pendingLength = 0;
+    this.program(at, unit);
+    this.onSectorDone?.(this.pos);
+  }
+
+  private program(at: number, data: Uint8Array): void {
+    const sector = this.sectorAt(at);
+    if (at + data.length > sector.offset + sector.size) throw new FlashWriteError("write crosses a sector boundary");
+    if (this.erasedTo <= at) {
+      this.part.erase(sector.offset, sector.size);
+      this.erasedTo = sector.offset + sector.size;
+    }
+    this.part.write(at, data);
+    const back = this.part.read(at, data.length);
+    if (!equalBytes(back, data)) throw new FlashWriteError(`read-back mismatch at 0x${at.toString(16)} in ${this.part.label}`);
+    const end = at + data.length;
+    if (end === sector.offset + sector.size) this.onSectorDone?.(end);
+  }
+
+  private sectorAt(offset: number): Sector {
+    const sectors = this.part.geometry.sectors;
+    for (const s of sectors) if (offset >= s.offset && offset < s.offset + s.size) return s;
+    return { offset: this.part.geometry.size, size: 0 };
+  }
+}
