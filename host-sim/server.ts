@@ -1,0 +1,219 @@
+// The local update server: serves firmware images over HTTP on loopback with Content-Length,
+// ETag and Range/If-Range (RFC 9110), a JSON offer, and fault injection for the tests.
+
+import * as http from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { createHash } from "node:crypto";
+import { crc32 } from "node:zlib";
+
+export interface Build {
+  /** Distinguishes builds of the same version (the ETag changes with it). */
+  id: number;
+  bytes: Uint8Array;
+}
+
+export interface ServerFaults {
+  /** Flip this byte of the served image (the offer keeps the good digests). */
+  corruptByte?: number;
+  /** Close the connection after sending image byte Bk, on the k-th image request. */
+  dropAt?: number[];
+  /** Answer 200 with the whole image to Range requests. */
+  ignoreRange?: boolean;
+  /** After sending byte B, swap in `nextBuild` and close the connection. */
+  changeEtagAt?: number;
+  /** Stop sending at byte B without closing (once). */
+  stallAt?: number;
+  /** The Nth image request (1-based) gets this status. */
+  httpErrors?: Map<number, number>;
+}
+
+export interface ServedImage {
+  version: string;
+  build: Build;
+  /** The build that --change-etag-at swaps in. */
+  nextBuild?: Build;
+}
+
+export interface ServerStats {
+  imageRequests: number;
+  bytesSent: number;
+  ranges: (string | undefined)[];
+  statuses: number[];
+}
+
+export interface OfferJson {
+  component: string;
+  version: string;
+  size: number;
+  url: string;
+  md5: string;
+  crc32: string;
+  sha256: string;
+}
+
+export function digestsOf(bytes: Uint8Array): { md5: string; crc32: string; sha256: string } {
+  return {
+    md5: createHash("md5").update(bytes).digest("hex"),
+    crc32: (crc32(bytes) >>> 0).toString(16).padStart(8, "0"),
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+  };
+}
+
+export class UpdateServer {
+  readonly stats: ServerStats = { imageRequests: 0, bytesSent: 0, ranges: [], statuses: [] };
+  private server: http.Server;
+  private sockets = new Set<Socket>();
+  private image: ServedImage;
+  private faults: ServerFaults;
+  private dropIndex = 0;
+  private stalled = false;
+  private changed = false;
+  /** Overrides the offer's size (for --oversize). */
+  offerSize: number | undefined;
+
+  constructor(image: ServedImage, faults: ServerFaults = {}) {
+    this.image = image;
+    this.faults = faults;
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server.on("connection", (s) => {
+      this.sockets.add(s);
+      s.on("close", () => this.sockets.delete(s));
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    return this.base;
+  }
+
+  get base(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  imageUrl(): string {
+    return `${this.base}/firmware/app-${this.image.version}.bin`;
+  }
+
+  /** The offer for the current build, digests of the good bytes. */
+  offer(): OfferJson {
+    const b = this.image.build.bytes;
+    return { component: "app", version: this.image.version, size: this.offerSize ?? b.length, url: this.imageUrl(), ...digestsOf(b) };
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private etag(): string {
+    return `"${this.image.version}-b${this.image.build.id}"`;
+  }
+
+  private served(): Uint8Array {
+    const b = this.image.build.bytes;
+    const n = this.faults.corruptByte;
+    if (n === undefined || n < 0 || n >= b.length) return b;
+    const copy = b.slice();
+    copy[n] ^= 0xff;
+    return copy;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = req.url ?? "/";
+    if (url === "/offer.json") {
+      const body = JSON.stringify(this.offer());
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    if (url !== `/firmware/app-${this.image.version}.bin`) {
+      res.writeHead(404).end();
+      return;
+    }
+    const n = ++this.stats.imageRequests;
+    const range = req.headers["range"];
+    this.stats.ranges.push(range);
+    const forced = this.faults.httpErrors?.get(n);
+    if (forced !== undefined) return this.status(res, forced);
+
+    const bytes = this.served();
+    const etag = this.etag();
+    let start = 0;
+    let status = 200;
+    const m = typeof range === "string" ? /^bytes=(\d+)-(\d*)$/.exec(range) : null;
+    const ifRange = req.headers["if-range"];
+    if (m && !this.faults.ignoreRange && (ifRange === undefined || ifRange === etag)) {
+      start = Number(m[1]);
+      if (start >= bytes.length) {
+        res.writeHead(416, { "content-range": `bytes */${bytes.length}` }).end();
+        this.stats.statuses.push(416);
+        return;
+      }
+      status = 206;
+    }
+    const headers: http.OutgoingHttpHeaders = {
+      "content-type": "application/octet-stream",
+      "content-length": bytes.length - start,
+      etag,
+      "accept-ranges": "bytes",
+    };
+    if (status === 206) headers["content-range"] = `bytes ${start}-${bytes.length - 1}/${bytes.length}`;
+    res.writeHead(status, headers);
+    this.stats.statuses.push(status);
+    this.stream(res, bytes, start);
+  }
+
+  private status(res: http.ServerResponse, code: number): void {
+    this.stats.statuses.push(code);
+    res.writeHead(code, { "content-length": 0 }).end();
+  }
+
+  /** Sends bytes [start, end) in chunks, applying drop/stall/etag-change faults by absolute offset. */
+  private stream(res: http.ServerResponse, bytes: Uint8Array, start: number): void {
+    const f = this.faults;
+    const dropAt = f.dropAt && this.dropIndex < f.dropAt.length ? f.dropAt[this.dropIndex++] : undefined;
+    let stop = bytes.length;
+    let action: "drop" | "stall" | "change" | undefined;
+    const consider = (at: number | undefined, what: "drop" | "stall" | "change") => {
+      if (at !== undefined && at >= start && at < stop) {
+        stop = at + 1;
+        action = what;
+      }
+    };
+    consider(dropAt, "drop");
+    if (!this.stalled) consider(f.stallAt, "stall");
+    if (!this.changed && this.image.nextBuild) consider(f.changeEtagAt, "change");
+    const CHUNK = 16 * 1024;
+    let at = start;
+    const pump = () => {
+      while (at < stop) {
+        const end = Math.min(stop, at + CHUNK);
+        const ok = res.write(bytes.subarray(at, end));
+        this.stats.bytesSent += end - at;
+        at = end;
+        if (!ok) {
+          res.once("drain", pump);
+          return;
+        }
+      }
+      if (action === undefined) {
+        res.end();
+        return;
+      }
+      if (action === "stall") {
+        this.stalled = true;
+        return; // keep the socket open, send nothing more
+      }
+      if (action === "change" && this.image.nextBuild) {
+        this.changed = true;
+        this.image = { ...this.image, build: this.image.nextBuild, nextBuild: undefined };
+      }
+      // Let the written bytes leave, then cut the connection.
+      res.socket?.end();
+    };
+    res.on("close", () => {
+      at = stop;
+    });
+    pump();
+  }
+}

@@ -1,0 +1,240 @@
+// `xs-ota sim update`: a whole update on a simulated board. The board runs 1.0.0 (or whatever
+// --flash holds), the local server offers 2.0.0, the agent downloads, verifies and stages it,
+// the simulated bootloader reboots into it on trial, and the agent confirms it. Faults: server
+// corruption and connection faults, power loss after N received bytes, power cuts at flash
+// operation K (before / torn-write / torn-erase), a failing self-test, an oversize offer.
+
+import { Agent } from "../src/agent/agent.ts";
+import type { Progress, UpdateResult } from "../src/agent/types.ts";
+import { profile as boardProfile } from "./boards/profiles.ts";
+import { SimBoard } from "./board.ts";
+import { buildTestImage } from "./image-builder.ts";
+import { UpdateServer, type ServerFaults } from "./server.ts";
+import { HttpMeter } from "./http-meter.ts";
+import { nodeHttp } from "./node-http.ts";
+import { NodeClock } from "./node-clock.ts";
+import { NoBootableImage } from "./bootloader/esp-idf.ts";
+import { PowerCut, type CutMode } from "./flash/nor-flash.ts";
+import { findPartition } from "../src/flash/partition-table.ts";
+import { digestsOf } from "./server.ts";
+
+export interface SimUpdateOptions {
+  board?: string;
+  /** Where the runtime runs: V8 in this process, or the XS engine in an xsnap worker. */
+  engine?: "node" | "xs";
+  /** Flash image file: created with 1.0.0 if missing, reopened otherwise. */
+  flash?: string;
+  fromVersion?: string;
+  toVersion?: string;
+  /** Size of the 2.0.0 image in bytes. */
+  size?: number;
+  /** Size of the factory 1.0.0 image. */
+  baseSize?: number;
+  corruptByte?: number;
+  failSelfTest?: boolean;
+  oversize?: boolean;
+  dropAt?: number[];
+  rebootAt?: number[];
+  ignoreRange?: boolean;
+  changeEtagAt?: number;
+  stallAt?: number;
+  httpErrors?: Map<number, number>;
+  cutAt?: number[];
+  cutMode?: CutMode;
+  seed?: number;
+  onProgress?: (p: Progress) => void;
+  /** Called after every boot with the booted slot and its version (invariant checks). */
+  onBoot?: (info: BootInfo) => void;
+  /** Stall timeout and backoff of the agent (short in the simulator). */
+  stallMs?: number;
+  backoffMs?: number;
+  maxBoots?: number;
+  /** Reuse an existing board instead of creating one (torture harness). */
+  existing?: SimBoard;
+  log?: (line: string) => void;
+}
+
+export interface BootInfo {
+  board: SimBoard;
+  slot: string;
+  version: string;
+  fellBack: boolean;
+}
+
+export interface SimUpdateReport {
+  ok: boolean;
+  errorCode: number;
+  reason: string;
+  fromVersion: string;
+  toVersion: string;
+  bootedSlot: string;
+  bootedVersion: string;
+  imageState: string;
+  bytesDownloaded: number;
+  bytesFetchedAgain: number;
+  flashErases: number;
+  flashWrites: number;
+  interruptions: number;
+  boots: number;
+  seconds: number;
+  /** SHA-256 of the offered image and of the same number of bytes in the booted slot. */
+  imageSha256: string;
+  slotSha256: string;
+}
+
+export const DEFAULT_SIZE = 1024 * 1024;
+
+export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateReport> {
+  const t0 = performance.now();
+  if (o.engine === "xs") throw new Error("engine xs is not wired into sim update yet");
+  const prof = boardProfile(o.board ?? "esp32-4mb");
+  const fromVersion = o.fromVersion ?? "1.0.0";
+  const toVersion = o.toVersion ?? "2.0.0";
+  const size = o.size ?? DEFAULT_SIZE;
+  const board = o.existing ?? (o.flash && (await exists(o.flash))
+    ? SimBoard.open(prof, o.flash)
+    : SimBoard.create(prof, buildTestImage({ version: fromVersion, size: o.baseSize ?? 64 * 1024 }), o.flash));
+  const seed = o.seed ?? 1;
+  if (o.cutAt?.length) board.armCuts(o.cutAt.map((at) => ({ at, mode: o.cutMode ?? "before", seed })));
+
+  const image = buildTestImage({ version: toVersion, size, build: 1 });
+  const faults: ServerFaults = {
+    corruptByte: o.corruptByte, dropAt: o.dropAt, ignoreRange: o.ignoreRange,
+    changeEtagAt: o.changeEtagAt, stallAt: o.stallAt, httpErrors: o.httpErrors,
+  };
+  const server = new UpdateServer(
+    { version: toVersion, build: { id: 1, bytes: image }, nextBuild: o.changeEtagAt !== undefined ? { id: 2, bytes: buildTestImage({ version: toVersion, size, build: 2 }) } : undefined },
+    faults,
+  );
+  await server.listen();
+  if (o.oversize) {
+    const target = findPartition(board.entries, "ota_1");
+    server.offerSize = (target?.size ?? 0) + 0x1000;
+  }
+  const offer = server.offer();
+  const meter = new HttpMeter();
+  meter.rebootAt = [...(o.rebootAt ?? [])];
+  const log = o.log ?? (() => undefined);
+
+  let interruptions = 0;
+  let outcome: UpdateResult | undefined;
+  let offered = false;
+  let boots = 0;
+  let bootedSlot = "";
+  let bootedVersion = "";
+  let imageState = "none";
+  let clock = new NodeClock(seed);
+  try {
+    for (; boots < (o.maxBoots ?? 40); ) {
+      boots++;
+      clock.stopAll();
+      clock = new NodeClock(seed + boots);
+      meter.revive();
+      let powerLost!: () => void;
+      const lost = new Promise<"lost">((resolve) => (powerLost = () => resolve("lost")));
+      meter.onPowerLoss = () => {
+        board.flash.powerOff();
+        powerLost();
+      };
+      const onInterruption = () => void interruptions++;
+      const step = await powerOn(board, async (agent) => {
+        const r = await agent.boot();
+        bootedSlot = r.slot;
+        bootedVersion = r.version;
+        imageState = r.imageState;
+        o.onBoot?.({ board, slot: r.slot, version: r.version, fellBack: false });
+        if (board.restartRequested) return "restart";
+        if (r.lastUpdate) {
+          outcome = r.lastUpdate;
+          return "done";
+        }
+        const pending = agent.pending();
+        if (offered && !pending) return "done";
+        offered = true;
+        const u = await Promise.race([agent.update(pending ?? offer), lost]);
+        if (u === "lost") return "lost";
+        if (board.restartRequested) return "restart";
+        if (!u.ok && !board.flash.isDead) {
+          outcome = u;
+          return "done";
+        }
+        return board.flash.isDead ? "lost" : "done";
+      }, { meter, clock, o, log, onInterruption });
+      if (step === "done") break;
+      if (step === "lost") {
+        interruptions++;
+        log(`power lost (boot ${boots}); rebooting`);
+      }
+      board.powerCycle();
+    }
+  } catch (e) {
+    if (!(e instanceof NoBootableImage)) throw e;
+    outcome = { ok: false, errorCode: -1, reason: `BRICKED: ${e.message}`, component: "app", fromVersion, toVersion };
+    bootedSlot = "";
+    bootedVersion = "";
+    imageState = "none";
+  } finally {
+    clock.stopAll();
+    await server.close();
+  }
+  const slotBytes = bootedSlot ? board.partition(bootedSlot).read(0, Math.min(image.length, board.partition(bootedSlot).geometry.size)) : new Uint8Array();
+  const report: SimUpdateReport = {
+    ok: outcome?.ok ?? false,
+    errorCode: outcome?.errorCode ?? -1,
+    reason: outcome?.reason ?? `no outcome after ${boots} boots`,
+    fromVersion,
+    toVersion,
+    bootedSlot,
+    bootedVersion,
+    imageState,
+    bytesDownloaded: meter.received,
+    bytesFetchedAgain: meter.fetchedAgain(),
+    flashErases: board.flash.counters.erases,
+    flashWrites: board.flash.counters.writes,
+    interruptions,
+    boots,
+    seconds: (performance.now() - t0) / 1000,
+    imageSha256: digestsOf(image).sha256,
+    slotSha256: digestsOf(slotBytes).sha256,
+  };
+  if (!o.existing) board.flash.close();
+  return report;
+}
+
+type Step = "done" | "restart" | "lost";
+
+interface PowerOnContext {
+  meter: HttpMeter;
+  clock: NodeClock;
+  o: SimUpdateOptions;
+  log: (line: string) => void;
+  onInterruption: () => void;
+}
+
+/** One power-on: bootloader, then the agent, until it restarts, loses power or finishes. */
+async function powerOn(board: SimBoard, run: (agent: Agent) => Promise<Step>, ctx: PowerOnContext): Promise<Step> {
+  try {
+    const boot = board.boot();
+    for (const line of boot.log) ctx.log(`bootloader: ${line}`);
+    const failSelfTest = ctx.o.failSelfTest === true;
+    const agent = new Agent({
+      platform: board.platform(ctx.meter.wrap(nodeHttp), ctx.clock, { log: (level, m) => ctx.log(`${level}: ${m}`) }),
+      selfTest: () => !(failSelfTest && boot.image.appDesc.version === (ctx.o.toVersion ?? "2.0.0")),
+      onProgress: ctx.o.onProgress,
+      download: { stallMs: ctx.o.stallMs ?? 1000, backoffMs: ctx.o.backoffMs ?? 20, backoffMaxMs: 200 },
+      onInterruption: (reason, at) => {
+        ctx.onInterruption();
+        ctx.log(`download interrupted, resuming at ${at}: ${reason}`);
+      },
+    });
+    return await run(agent);
+  } catch (e) {
+    if (e instanceof PowerCut || board.flash.isDead) return "lost";
+    throw e;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  const fs = await import("node:fs");
+  return fs.existsSync(path);
+}
