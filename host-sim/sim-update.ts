@@ -9,7 +9,7 @@ import type { Progress, UpdateResult } from "../src/agent/types.ts";
 import { profile as boardProfile } from "./boards/profiles.ts";
 import { SimBoard } from "./board.ts";
 import { buildTestImage } from "./image-builder.ts";
-import { UpdateServer, type ServerFaults } from "./server.ts";
+import { UpdateServer, type ServerFaults, type OfferJson } from "./server.ts";
 import { HttpMeter } from "./http-meter.ts";
 import { nodeHttp } from "./node-http.ts";
 import { NodeClock } from "./node-clock.ts";
@@ -49,6 +49,8 @@ export interface SimUpdateOptions {
   stallMs?: number;
   backoffMs?: number;
   maxBoots?: number;
+  /** Rewrites the server's offer before the device sees it (digest-mismatch tests). */
+  mutateOffer?: (offer: OfferJson) => OfferJson;
   /** Reuse an existing board instead of creating one (torture harness). */
   existing?: SimBoard;
   log?: (line: string) => void;
@@ -111,7 +113,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     const target = findPartition(board.entries, "ota_1");
     server.offerSize = (target?.size ?? 0) + 0x1000;
   }
-  const offer = server.offer();
+  const offer = o.mutateOffer ? o.mutateOffer(server.offer()) : server.offer();
   const meter = new HttpMeter();
   meter.rebootAt = [...(o.rebootAt ?? [])];
   const log = o.log ?? (() => undefined);

@@ -1,0 +1,3 @@
+// The engines the simulator tests run on: the same tests, once per engine.
+export const ENGINES = ["node"] as const;
+export type Engine = (typeof ENGINES)[number];

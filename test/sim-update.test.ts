@@ -1,0 +1,94 @@
+import test from "ava";
+import { simUpdate, type SimUpdateOptions } from "../host-sim/sim-update.ts";
+import { SimBoard } from "../host-sim/board.ts";
+import { profile } from "../host-sim/boards/profiles.ts";
+import { buildTestImage } from "../host-sim/image-builder.ts";
+import { ENGINES } from "./helpers/engines.ts";
+import { createHash } from "node:crypto";
+
+const SIZE = 256 * 1024;
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+/** A fresh board with 1.0.0 in ota_0, and the SHA-256 of both slots before the update. */
+function freshBoard() {
+  const board = SimBoard.create(profile("esp32-4mb"), buildTestImage({ version: "1.0.0", size: 64 * 1024 }));
+  const slotSha = (label: string) => sha(board.partition(label).read(0, board.partition(label).geometry.size));
+  return { board, ota0: slotSha("ota_0"), ota1: slotSha("ota_1"), slotSha };
+}
+
+for (const engine of ENGINES) {
+  const run = (o: SimUpdateOptions) => simUpdate({ engine, size: SIZE, ...o });
+
+  test(`${engine}: a full update ends on 2.0.0 valid and the old slot is unchanged`, async (t) => {
+    const b = freshBoard();
+    const r = await run({ existing: b.board });
+    t.true(r.ok, r.reason);
+    t.is(r.errorCode, 0);
+    t.is(r.bootedSlot, "ota_1");
+    t.is(r.bootedVersion, "2.0.0");
+    t.is(r.imageState, "valid");
+    t.is(r.slotSha256, r.imageSha256);
+    t.is(b.slotSha("ota_0"), b.ota0, "old slot bytes untouched");
+    t.is(r.bytesDownloaded, SIZE);
+    t.is(r.bytesFetchedAgain, 0);
+  });
+
+  test(`${engine}: --corrupt-byte gives -3, the board boots 1.0.0 and nothing is staged`, async (t) => {
+    const b = freshBoard();
+    const otadataBefore = b.board.partition("otadata").read(0, 0x2000);
+    const r = await run({ existing: b.board, corruptByte: 100_000 });
+    t.false(r.ok);
+    t.is(r.errorCode, -3);
+    t.regex(r.reason, /mismatch/);
+    t.is(r.bootedVersion, "1.0.0");
+    t.is(r.bootedSlot, "ota_0");
+    // The only otadata record is the bootloader's initial one for ota_0: ota_1 was never staged.
+    const otadata = b.board.partition("otadata").read(0, 0x2000);
+    t.notDeepEqual(otadata, otadataBefore, "bootloader wrote its initial record");
+    t.is(otadata[0], 1, "entry 0 seq 1 selects ota_0");
+    t.true(otadata.subarray(0x1000).every((x) => x === 0xff), "second sector never written");
+    t.is(b.slotSha("ota_0"), b.ota0);
+  });
+
+  test(`${engine}: --fail-self-test: the next boot runs 1.0.0 and the failure is reported`, async (t) => {
+    const b = freshBoard();
+    const r = await run({ existing: b.board, failSelfTest: true });
+    t.false(r.ok);
+    t.is(r.errorCode, -1);
+    t.regex(r.reason, /self-test/);
+    t.is(r.bootedVersion, "1.0.0");
+    t.is(r.bootedSlot, "ota_0");
+    t.is(r.imageState, "valid");
+    t.is(b.slotSha("ota_0"), b.ota0);
+  });
+
+  test(`${engine}: --oversize is rejected before any flash write`, async (t) => {
+    const b = freshBoard();
+    let afterBoot = -1;
+    const r = await run({
+      existing: b.board,
+      oversize: true,
+      onBoot: ({ board }) => void (afterBoot = board.flash.counters.writes + board.flash.counters.erases),
+    });
+    t.is(r.errorCode, -1);
+    t.regex(r.reason, /does not fit/);
+    t.is(b.board.flash.counters.writes + b.board.flash.counters.erases, afterBoot, "no flash operation after boot");
+    t.is(b.slotSha("ota_1"), b.ota1);
+    t.is(r.bytesDownloaded, 0);
+  });
+}
+
+for (const digest of ["md5", "crc32", "sha256"] as const) {
+  test(`an offer whose ${digest} disagrees with the image is refused with -3`, async (t) => {
+    const b = freshBoard();
+    const r = await simUpdate({
+      existing: b.board,
+      size: 64 * 1024,
+      mutateOffer: (o) => ({ ...o, [digest]: o[digest].replace(/^./, (c) => (c === "0" ? "1" : "0")) }),
+    });
+    t.is(r.errorCode, -3);
+    t.regex(r.reason, new RegExp(`^${digest} mismatch`));
+    t.is(r.bootedVersion, "1.0.0");
+    t.is(b.slotSha("ota_0"), b.ota0);
+  });
+}
