@@ -1,0 +1,177 @@
+// The message encoding between the XS shims (host-sim/xs/shims/*.js) and host.ts.
+//
+// Both directions use one binary envelope (little-endian):
+//
+//   offset 0   u8    op (XS -> host, an OP value) or kind (host -> XS, an EV value)
+//   offset 1   3 bytes reserved (0) so the u32 fields are aligned
+//   offset 4   u32   a
+//   offset 8   u32   b
+//   offset 12  u32   c
+//   offset 16  ...   payload: raw bytes for data (flash, HTTP body, digest input) or UTF-8 JSON
+//                    for control (ops that mix both put the JSON first and its length in `a`)
+//
+// Answers to XS requests (the bytes handed back to the blocked issueCommand):
+//
+//   offset 0   u8    ST value
+//   offset 1   ...   payload (raw bytes for ST.BYTES, UTF-8 JSON for ST.JSON and ST.ERROR)
+//
+// Why binary: a 4 KiB flash write as JSON with an array of numbers costs about 100 000 XS meter
+// units and 16 KiB of text; as base64 in JSON about 110 units plus 33 % more bytes and a decode
+// on each side; the envelope needs one copy into a fresh ArrayBuffer (a native memcpy; the
+// shims do not charge it to the XS meter, see shims/core.js) and nothing on the host.
+// Numbers measured with xsnap-worker 0.15, see the report in bench/xs-bridge.ts.
+
+/** Requests from XS (the `op` byte of an issueCommand message). */
+export const OP = {
+  TRACE: 1, // payload: UTF-8 text
+  DONE: 2, // a: 0 resolved / 1 rejected; payload: JSON value or {message, name, stack}
+  CALLBACK_ERROR: 3, // payload: JSON {where, message, name, stack}; the run stops
+  RESTART: 4,
+  FFI: 5, // payload: JSON {name, args} -> JSON result
+  TIME_TICKS: 6, // -> JSON number (ms)
+  TIME_SET: 7, // payload: JSON {seconds}
+  NET_GET: 8, // payload: UTF-8 name -> JSON value
+
+  FLASH_OPEN: 10, // payload: JSON {path, writable} -> JSON {id, size, blockSize}
+  FLASH_READ: 11, // a: id, b: offset, c: length -> bytes
+  FLASH_WRITE: 12, // a: id, b: offset, payload: data
+  FLASH_ERASE: 13, // a: id, b: first block, c: end block (exclusive)
+  FLASH_CLOSE: 14, // a: id
+  FLASH_LABELS: 15, // -> JSON string[]
+  FLASH_STATUS: 16, // a: id -> JSON status
+
+  PREF_GET: 20, // payload: JSON {domain, key} -> bytes [type tag, value...]
+  PREF_SET: 21, // a: JSON length, payload: JSON {domain, key} + [type tag, value...]
+  PREF_DELETE: 22, // payload: JSON {domain, key}
+  PREF_KEYS: 23, // payload: JSON {domain} -> JSON string[]
+
+  HTTP_OPEN: 30, // a: JSON length, b: 1 if the body is streamed; payload: JSON request + body bytes -> JSON {id}
+  HTTP_BODY: 31, // a: id, b: 1 = last fragment; payload: body bytes
+  HTTP_CLOSE: 32, // a: id
+
+  DIGEST_NEW: 40, // payload: UTF-8 name -> JSON {id, blockSize, outputSize}
+  DIGEST_WRITE: 41, // a: id, payload: data
+  DIGEST_CLOSE: 42, // a: id, b: 1 = more -> bytes
+  DIGEST_RESET: 43, // a: id
+  DIGEST_FREE: 44, // a: id
+
+  TIMER_SET: 50, // a: id, b: initial ms, c: repeat ms (0 = one-shot)
+  TIMER_CLEAR: 51, // a: id
+  TIMER_DELAY: 52, // a: ms (blocking)
+} as const;
+
+/** Events from the host (the first byte of a handleCommand message). One event per xsnap
+ * operation, so XS drains its promise jobs between two events, as on the device. */
+export const EV = {
+  START: 1, // payload: JSON args; calls globalThis[entry](args)
+  TIMER: 2, // a: timer id
+  HTTP_WRITABLE: 3, // a: request id, b: max bytes (streamed request body: requestFragment)
+  HTTP_RESPONSE: 4, // a: request id, b: status; payload: JSON [[name, value], ...]
+  HTTP_DATA: 5, // a: request id; payload: body bytes
+  HTTP_END: 6, // a: request id
+  HTTP_ERROR: 7, // a: request id; payload: UTF-8 reason
+} as const;
+
+/** First byte of an answer. */
+export const ST = {
+  BYTES: 0,
+  JSON: 1,
+  ERROR: 2, // payload: JSON {name, message}
+  VOID: 3,
+} as const;
+
+/** Type tags of preference values (first byte of a PREF_GET answer / PREF_SET value). */
+export const PREF = {
+  MISSING: 0,
+  BOOLEAN: 1,
+  INT32: 2,
+  STRING: 3,
+  BUFFER: 4,
+} as const;
+
+export const HEADER_SIZE = 16;
+
+export interface Envelope {
+  op: number;
+  a: number;
+  b: number;
+  c: number;
+  payload: Uint8Array;
+}
+
+export function decodeEnvelope(msg: Uint8Array): Envelope {
+  if (msg.byteLength < HEADER_SIZE) throw new Error(`short envelope (${msg.byteLength} bytes)`);
+  const dv = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+  return {
+    op: msg[0]!,
+    a: dv.getUint32(4, true),
+    b: dv.getUint32(8, true),
+    c: dv.getUint32(12, true),
+    payload: msg.subarray(HEADER_SIZE),
+  };
+}
+
+export function encodeEnvelope(op: number, a = 0, b = 0, c = 0, payload?: Uint8Array): Uint8Array {
+  const n = payload?.byteLength ?? 0;
+  const out = new Uint8Array(HEADER_SIZE + n);
+  const dv = new DataView(out.buffer);
+  out[0] = op;
+  dv.setUint32(4, a >>> 0, true);
+  dv.setUint32(8, b >>> 0, true);
+  dv.setUint32(12, c >>> 0, true);
+  if (n) out.set(payload!, HEADER_SIZE);
+  return out;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export function utf8(s: string): Uint8Array {
+  return enc.encode(s);
+}
+
+export function fromUtf8(b: Uint8Array): string {
+  return dec.decode(b);
+}
+
+export function answerBytes(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + bytes.byteLength);
+  out[0] = ST.BYTES;
+  out.set(bytes, 1);
+  return out;
+}
+
+const VOID_ANSWER = new Uint8Array([ST.VOID]);
+
+export function answerVoid(): Uint8Array {
+  return VOID_ANSWER;
+}
+
+export function answerJson(value: unknown): Uint8Array {
+  const body = enc.encode(JSON.stringify(value === undefined ? null : value));
+  const out = new Uint8Array(1 + body.byteLength);
+  out[0] = ST.JSON;
+  out.set(body, 1);
+  return out;
+}
+
+export function answerError(err: unknown): Uint8Array {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const name = e instanceof TypeError ? "TypeError" : e instanceof RangeError ? "RangeError" : "Error";
+  const body = enc.encode(JSON.stringify({ name, message: e.message }));
+  const out = new Uint8Array(1 + body.byteLength);
+  out[0] = ST.ERROR;
+  out.set(body, 1);
+  return out;
+}
+
+/** The constants as a JavaScript prelude for the shims (single source of truth). */
+export function shimConstantsSource(): string {
+  return [
+    `const OP = ${JSON.stringify(OP)};`,
+    `const EV = ${JSON.stringify(EV)};`,
+    `const ST = ${JSON.stringify(ST)};`,
+    `const PREF = ${JSON.stringify(PREF)};`,
+    `const HEADER_SIZE = ${HEADER_SIZE};`,
+  ].join("\n");
+}
