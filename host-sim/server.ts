@@ -23,6 +23,8 @@ export interface ServerFaults {
   changeEtagAt?: number;
   /** Stop sending at byte B without closing (once). */
   stallAt?: number;
+  /** Appended to the ETag: the same bytes under a new validator. */
+  etagSuffix?: string;
   /** The Nth image request (1-based) gets this status. */
   httpErrors?: Map<number, number>;
 }
@@ -106,7 +108,7 @@ export class UpdateServer {
   }
 
   private etag(): string {
-    return `"${this.image.version}-b${this.image.build.id}"`;
+    return `"${this.image.version}-b${this.image.build.id}${this.faults.etagSuffix ?? ""}"`;
   }
 
   private served(): Uint8Array {

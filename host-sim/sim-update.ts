@@ -28,6 +28,10 @@ export interface SimUpdateOptions {
   toVersion?: string;
   /** Size of the 2.0.0 image in bytes. */
   size?: number;
+  /** Which build of the target version the server serves (a new build has a new ETag). */
+  build?: number;
+  /** Changes the server's ETag without changing the bytes (a redeployed server). */
+  etagSuffix?: string;
   /** Size of the factory 1.0.0 image. */
   baseSize?: number;
   corruptByte?: number;
@@ -99,13 +103,18 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   const seed = o.seed ?? 1;
   if (o.cutAt?.length) board.armCuts(o.cutAt.map((at) => ({ at, mode: o.cutMode ?? "before", seed })));
 
-  const image = buildTestImage({ version: toVersion, size, build: 1 });
+  const buildId = o.build ?? 1;
+  const image = buildTestImage({ version: toVersion, size, build: buildId });
   const faults: ServerFaults = {
     corruptByte: o.corruptByte, dropAt: o.dropAt, ignoreRange: o.ignoreRange,
-    changeEtagAt: o.changeEtagAt, stallAt: o.stallAt, httpErrors: o.httpErrors,
+    changeEtagAt: o.changeEtagAt, stallAt: o.stallAt, httpErrors: o.httpErrors, etagSuffix: o.etagSuffix,
   };
   const server = new UpdateServer(
-    { version: toVersion, build: { id: 1, bytes: image }, nextBuild: o.changeEtagAt !== undefined ? { id: 2, bytes: buildTestImage({ version: toVersion, size, build: 2 }) } : undefined },
+    {
+      version: toVersion,
+      build: { id: buildId, bytes: image },
+      nextBuild: o.changeEtagAt !== undefined ? { id: buildId + 1, bytes: buildTestImage({ version: toVersion, size, build: buildId + 1 }) } : undefined,
+    },
     faults,
   );
   await server.listen();
@@ -150,10 +159,11 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
           outcome = r.lastUpdate;
           return "done";
         }
-        const pending = agent.pending();
-        if (offered && !pending) return "done";
+        // The cloud offers again after every boot until the update settles; the agent resumes
+        // from its journal when the offer names the same image.
+        if (offered && !agent.pending()) return "done";
         offered = true;
-        const u = await Promise.race([agent.update(pending ?? offer), lost]);
+        const u = await Promise.race([agent.update(offer), lost]);
         if (u === "lost") return "lost";
         if (board.restartRequested) return "restart";
         if (!u.ok && !board.flash.isDead) {

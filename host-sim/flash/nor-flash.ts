@@ -56,12 +56,13 @@ export interface FlashOp {
 export class NorFlash {
   readonly geometry: ChipGeometry;
   readonly bytes: Uint8Array;
-  readonly counters: FlashCounters = { reads: 0, writes: 0, erases: 0, bytesWritten: 0 };
-  /** Write and erase operations so far (reads are not cut points). */
+  /** Totals since the board was opened; they carry over power cycles. */
+  counters: FlashCounters = { reads: 0, writes: 0, erases: 0, bytesWritten: 0 };
+  /** Write and erase operations so far (reads are not cut points); carries over power cycles. */
   ops = 0;
   /** Erase count per sector start address. */
-  readonly sectorErases = new Map<number, number>();
-  private cut: CutPlan | undefined;
+  sectorErases = new Map<number, number>();
+  private cuts: CutPlan[] = [];
   private dead = false;
   private fd: number | undefined;
   onOp: ((op: FlashOp, index: number) => void) | undefined;
@@ -93,17 +94,24 @@ export class NorFlash {
     this.fd = undefined;
   }
 
-  /** A new chip object on the same bytes, as after a power cycle (counters restart). */
+  /** A new chip object on the same bytes, as after a power cycle. Counters, the operation index
+   * and the cuts not yet fired carry over. */
   powerCycle(): NorFlash {
     const next = new NorFlash(this.geometry, this.bytes);
     next.fd = this.fd;
+    next.counters = this.counters;
+    next.ops = this.ops;
+    next.sectorErases = this.sectorErases;
+    next.cuts = this.cuts;
+    next.onOp = this.onOp;
     this.fd = undefined;
     this.dead = true;
     return next;
   }
 
-  armCut(plan: CutPlan | undefined): void {
-    this.cut = plan;
+  /** Plans power cuts at operation indices (counted from the first operation of the run). */
+  armCuts(plans: CutPlan[]): void {
+    this.cuts = plans.slice();
   }
 
   /** Power is lost now: every later operation throws PowerCut. */
@@ -211,8 +219,10 @@ export class NorFlash {
   private beginOp(op: FlashOp, data?: Uint8Array): void {
     const index = ++this.ops;
     this.onOp?.(op, index);
-    const cut = this.cut;
-    if (!cut || cut.at !== index) return;
+    const k = this.cuts.findIndex((c) => c.at === index);
+    if (k < 0) return;
+    const cut = this.cuts[k];
+    this.cuts.splice(k, 1);
     this.dead = true;
     const rng = new Rng(cut.seed ^ (index * 0x9e3779b1));
     if (cut.mode === "torn-write" && data) this.tearWrite(op, data, rng);

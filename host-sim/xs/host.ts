@@ -74,6 +74,9 @@ export interface XsEngineOptions {
   httpWritableSize?: number;
   /** Preference limits; default ESP32 (15 / 4000). */
   preference?: XsPreferenceLimits;
+  /** Module specifiers to leave out of the registry, as if the build did not include them
+   * (e.g. ["flash"] for a build with only embedded:storage/flash). */
+  omitModules?: string[];
   /** The object `import config from "mc/config"` returns. */
   config?: Record<string, unknown>;
   /** Remove xsnap's globals that devices lack (TextEncoder, print, setImmediate...). Default true. */
@@ -315,6 +318,7 @@ export class XsEngine {
       deviceGlobals: this.opts.deviceGlobals ?? true,
       preference: this.opts.preference ?? { flavor: "esp32", maxName: 15, maxValue: 4000 },
       config: this.opts.config ?? {},
+      omitModules: this.opts.omitModules ?? [],
     };
     this.bootMeter = {};
     this.bootMeter.shims = await worker.evaluate(shimSource(config));

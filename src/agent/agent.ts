@@ -343,8 +343,9 @@ export class Agent {
   }
 }
 
+/** The same image (the URL may change between offers: the bytes are what matter). */
 function sameOffer(a: Offer | undefined, b: Offer): boolean {
-  return !!a && a.url === b.url && a.size === b.size && a.sha256 === b.sha256 && a.version === b.version && a.component === b.component;
+  return !!a && a.size === b.size && a.sha256 === b.sha256 && a.version === b.version && a.component === b.component;
 }
 
 function result(offer: Offer, from: string, code: 0 | ErrorCodeValue, reason: string): UpdateResult {

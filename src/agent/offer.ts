@@ -9,7 +9,8 @@ export interface Offer {
   component: string;
   /** Version the device should run after the update. */
   version: string;
-  /** http:// or https:// URL of the image. */
+  /** http:// or https:// URL of the image; `local:` (optionally followed by a name) for an image
+   * the application pushes itself (UART, BLE: see parseOffer's `local` option). */
   url: string;
   /** Image size in bytes. */
   size: number;
@@ -55,14 +56,36 @@ function optNumber(o: Record<string, unknown>, key: string): number | undefined 
   return v;
 }
 
+/** URL marker of an image the application pushes itself (local upgrade over UART/BLE). */
+export const LOCAL_URL = "local:";
+const LOCAL_URL_RE = /^local:[A-Za-z0-9._-]{0,64}$/;
+
+export interface ParseOfferOptions {
+  /** Accept only a local offer: `url` must be absent (it becomes "local:") or `local:` plus an
+   * optional name of [A-Za-z0-9._-]{0,64}. A local offer is refused when this is not set, so a
+   * cloud can never make the agent wait for bytes that will not come. */
+  local?: boolean;
+}
+
+/** True for an offer whose bytes the application pushes (no download). */
+export function isLocalOffer(offer: Offer): boolean {
+  return offer.url.startsWith(LOCAL_URL);
+}
+
 /** Validates an untrusted object and returns a clean Offer, or throws OtaError(-1). */
-export function parseOffer(input: unknown): Offer {
+export function parseOffer(input: unknown, options: ParseOfferOptions = {}): Offer {
   if (typeof input !== "object" || input === null || Array.isArray(input)) fail("not an object");
   const o = input as Record<string, unknown>;
   const component = o.component === undefined ? "app" : str(o, "component", 32);
   const version = str(o, "version", 31);
-  const url = str(o, "url", 400);
-  if (!/^https?:\/\/[^\s]+$/.test(url)) fail(`url must be http:// or https://, got ${JSON.stringify(url.slice(0, 40))}`);
+  let url: string;
+  if (options.local) {
+    url = o.url === undefined ? LOCAL_URL : str(o, "url", 70);
+    if (!LOCAL_URL_RE.test(url)) fail(`a local offer's url must be local: plus an optional name, got ${JSON.stringify(url.slice(0, 40))}`);
+  } else {
+    url = str(o, "url", 400);
+    if (!/^https?:\/\/[^\s]+$/.test(url)) fail(`url must be http:// or https://, got ${JSON.stringify(url.slice(0, 40))}`);
+  }
   const size = o.size;
   if (typeof size !== "number" || !Number.isInteger(size)) fail("size must be an integer");
   if (size <= 0 || size > MAX_SIZE) fail(`size ${size} out of range 1..${MAX_SIZE}`);

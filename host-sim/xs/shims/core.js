@@ -139,6 +139,24 @@ Object.defineProperty(globalThis, "__moddable", { value: registry, enumerable: f
 function define(specifier, namespace) {
   registry[specifier] = Object.freeze(namespace);
 }
+// require(specifier): the namespace, or throws like a module missing at link time.
+// import(specifier): a promise of it, rejected like import() of a module missing from the build.
+function requireModule(specifier) {
+  const ns = Object.prototype.hasOwnProperty.call(registry, specifier) ? registry[specifier] : undefined;
+  if (!ns) throw new Error(`module "${specifier}" not found`);
+  return ns;
+}
+Object.defineProperty(registry, "require", { value: requireModule, enumerable: false });
+Object.defineProperty(registry, "import", {
+  value: (specifier) => {
+    try {
+      return Promise.resolve(requireModule(String(specifier)));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  },
+  enumerable: false,
+});
 
 // ---- events from the host ---------------------------------------------------------------------
 const eventHandlers = [];
@@ -274,6 +292,8 @@ if (NativeBase64) {
 
 /** Removes xsnap's globals that Moddable devices do not have (runs after all shims). */
 function finish() {
+  for (const specifier of CONFIG.omitModules ?? []) delete registry[specifier];
+  Object.freeze(registry);
   if (!CONFIG.deviceGlobals) return;
   for (const name of [
     "issueCommand",
