@@ -15,3 +15,4 @@
 /// <reference path="./net.d.ts" />
 /// <reference path="./system.d.ts" />
 /// <reference path="./mc-ffi.d.ts" />
+/// <reference path="./mc-config.d.ts" />
