@@ -47,7 +47,7 @@ export class ModdableSystem implements SystemPort {
     }
     throw new Error(
       "xs-ota: no way to restart: pass `ffi: new FFI()` (manifest ffi.functions.esp_restart) " +
-        "or include $(MODDABLE)/modules/io/manifest.json and import \"system\"",
+        "or include $(MODDABLE)/modules/io/manifest.json and load its \"system\" module",
     );
   }
 
