@@ -1,0 +1,471 @@
+// QuecThing-style OTA plans: the cloud announces a plan (component, source and target version,
+// minimum battery, minimum signal, required space); the device's policy accepts or refuses it
+// and says why; an accepted plan is followed by the package (component, version, url, md5,
+// crc32, sha256, size); the device reports events in QuecThing's order and, after the reboot,
+// the result.
+//
+// Event codes are QuecThing's OTA event codes (+QIOTEVT: 7,<code>), as QuecPython's quecsdk
+// defines them in cloud/Ql_iotApi.h:
+//   10700 QIOT_OTA_TASK_NOTIFY  there is an upgrade task (the plan arrived)
+//   10701 QIOT_OTA_START        the device starts downloading the package
+//   10702 QIOT_OTA_DOWNLOADING  downloading (carries the percentage)
+//   10703 QIOT_OTA_DOWNLOADED   the package is downloaded (and verified)
+//   10704 QIOT_OTA_UPDATING     the package is being applied (boot flag)
+//   10705 QIOT_OTA_UPDATE_OK    the update succeeded (here: staged, the device restarts)
+//   10706 QIOT_OTA_UPDATE_FAIL  the update failed (with the runtime's -1..-4 error code)
+//   10707 QIOT_OTA_UPDATE_FLAG  the first result after the update (here: the "result" message
+//                               after the reboot: confirmed, or rolled back)
+// QuecThing carries these fields as TTLV data points (ql_iotCmdOTA.h: URL 1, size 2, MD5 3,
+// component 4, source version 5, target version 6, battery limit 8, space 9, min signal 10,
+// CRC 15, SHA-256 16); this module carries the same fields as JSON, one object per message, so
+// that any transport (an MqttPort, a serial link, a test) can move them:
+//   cloud -> device  {"type":"plan","taskId","component","sourceVersion","targetVersion",
+//                     "minBattery"?,"minSignal"?,"requiredSpace"?}
+//                    {"type":"package","taskId","component","version","url","md5","crc32","sha256","size"}
+//   device -> cloud  {"type":"confirm","taskId","component","action":1|0,"reason"}   (1 accept, 0 refuse,
+//                                                     as QuecThing's Ql_iotCmdOtaAction)
+//                    {"type":"event","taskId","component","code":10700..10706,"percent"?,"errorCode"?,"reason"?}
+//                    {"type":"result","taskId","component","version","code":10705|10706,"errorCode","reason"}
+
+import { ErrorCode, OtaError, errorMessage } from "../agent/errors.ts";
+import { parseOffer, type Offer } from "../agent/offer.ts";
+import { decide, type PolicyDecision, type Readings } from "../agent/policy.ts";
+import type { BootReport, Progress, UpdateResult } from "../agent/types.ts";
+import { compareVersions } from "../agent/version.ts";
+import type { ClockPort, MqttPort } from "../ports.ts";
+import { ProgressReporter } from "./alibaba-mqtt.ts";
+import { NAME, decodeJson, encodeJson, integer, optInteger, refuse, text, type Json } from "./payload.ts";
+
+export const QuecOtaEvent = {
+  TaskNotify: 10700,
+  DownloadStart: 10701,
+  Downloading: 10702,
+  Downloaded: 10703,
+  Updating: 10704,
+  UpdateOk: 10705,
+  UpdateFail: 10706,
+} as const;
+export type QuecOtaEventCode = (typeof QuecOtaEvent)[keyof typeof QuecOtaEvent];
+
+/** QuecThing's Ql_iotCmdOtaAction values for the plan answer. */
+export const QuecAction = { Refuse: 0, Accept: 1 } as const;
+
+export interface Plan {
+  taskId: string;
+  component: string;
+  sourceVersion: string;
+  targetVersion: string;
+  /** Percent. */
+  minBattery?: number;
+  /** dBm. */
+  minSignal?: number;
+  /** Bytes. */
+  requiredSpace?: number;
+}
+
+export interface PackageInfo {
+  taskId: string;
+  component: string;
+  version: string;
+  url: string;
+  md5: string;
+  crc32: string;
+  sha256: string;
+  size: number;
+}
+
+export interface Confirm {
+  taskId: string;
+  component: string;
+  action: 0 | 1;
+  reason: string;
+}
+
+export interface PlanEvent {
+  taskId: string;
+  component: string;
+  code: QuecOtaEventCode;
+  percent?: number;
+  errorCode?: number;
+  reason?: string;
+}
+
+export interface PlanResult {
+  taskId: string;
+  component: string;
+  version: string;
+  code: typeof QuecOtaEvent.UpdateOk | typeof QuecOtaEvent.UpdateFail;
+  errorCode: number;
+  reason: string;
+}
+
+export type CloudMessage = ({ type: "plan" } & Plan) | ({ type: "package" } & PackageInfo);
+export type DeviceMessage = ({ type: "confirm" } & Confirm) | ({ type: "event" } & PlanEvent) | ({ type: "result" } & PlanResult);
+
+const VERSION = /^[A-Za-z0-9._+-]+$/;
+const MAX_SPACE = 0x100000000;
+
+// ---- encoders (fields in a fixed order: the golden tests compare strings) --------------------
+
+export function encodePlan(p: Plan): Uint8Array {
+  const o: Json = { type: "plan", taskId: p.taskId, component: p.component, sourceVersion: p.sourceVersion, targetVersion: p.targetVersion };
+  if (p.minBattery !== undefined) o.minBattery = p.minBattery;
+  if (p.minSignal !== undefined) o.minSignal = p.minSignal;
+  if (p.requiredSpace !== undefined) o.requiredSpace = p.requiredSpace;
+  return encodeJson(o);
+}
+
+export function encodePackage(p: PackageInfo): Uint8Array {
+  return encodeJson({
+    type: "package", taskId: p.taskId, component: p.component, version: p.version, url: p.url,
+    md5: p.md5, crc32: p.crc32, sha256: p.sha256, size: p.size,
+  });
+}
+
+export function encodeConfirm(c: Confirm): Uint8Array {
+  return encodeJson({ type: "confirm", taskId: c.taskId, component: c.component, action: c.action, reason: c.reason });
+}
+
+export function encodeEvent(e: PlanEvent): Uint8Array {
+  const o: Json = { type: "event", taskId: e.taskId, component: e.component, code: e.code };
+  if (e.percent !== undefined) o.percent = e.percent;
+  if (e.errorCode !== undefined) o.errorCode = e.errorCode;
+  if (e.reason !== undefined) o.reason = e.reason;
+  return encodeJson(o);
+}
+
+export function encodeResult(r: PlanResult): Uint8Array {
+  return encodeJson({ type: "result", taskId: r.taskId, component: r.component, version: r.version, code: r.code, errorCode: r.errorCode, reason: r.reason });
+}
+
+// ---- parsers: OtaError(-1) on anything malformed -------------------------------------------
+
+const CLOUD = "bad plan message";
+const DEVICE = "bad device message";
+
+function base(o: Json, what: string): { taskId: string; component: string } {
+  return { taskId: text(o, "taskId", what, 64, NAME), component: text(o, "component", what, 32, NAME) };
+}
+
+function parsePlanFields(o: Json): Plan {
+  const p: Plan = {
+    ...base(o, CLOUD),
+    sourceVersion: text(o, "sourceVersion", CLOUD, 31, VERSION),
+    targetVersion: text(o, "targetVersion", CLOUD, 31, VERSION),
+  };
+  const minBattery = optInteger(o, "minBattery", CLOUD, 0, 100);
+  const minSignal = optInteger(o, "minSignal", CLOUD, -200, 0);
+  const requiredSpace = optInteger(o, "requiredSpace", CLOUD, 0, MAX_SPACE);
+  if (minBattery !== undefined) p.minBattery = minBattery;
+  if (minSignal !== undefined) p.minSignal = minSignal;
+  if (requiredSpace !== undefined) p.requiredSpace = requiredSpace;
+  return p;
+}
+
+function parsePackageFields(o: Json): PackageInfo {
+  const b = base(o, CLOUD);
+  // The offer checks (scheme, size range, digests) are parseOffer's, in one place.
+  const offer = parseOffer({ component: b.component, version: o.version, url: o.url, size: o.size, md5: o.md5, crc32: o.crc32, sha256: o.sha256 });
+  if (!VERSION.test(offer.version)) refuse(CLOUD, `version ${JSON.stringify(offer.version.slice(0, 40))} has characters outside ${VERSION.source}`);
+  return { ...b, version: offer.version, url: offer.url, md5: offer.md5, crc32: offer.crc32, sha256: offer.sha256, size: offer.size };
+}
+
+/** Device side: a plan or a package. */
+export function parseCloudMessage(payload: Uint8Array | string): CloudMessage {
+  const o = decodeJson(payload, CLOUD);
+  if (o.type === "plan") return { type: "plan", ...parsePlanFields(o) };
+  if (o.type === "package") return { type: "package", ...parsePackageFields(o) };
+  return refuse(CLOUD, `type must be "plan" or "package", got ${JSON.stringify(o.type)?.slice(0, 40)}`);
+}
+
+/** Cloud side: a confirm, an event or a result. */
+export function parseDeviceMessage(payload: Uint8Array | string): DeviceMessage {
+  const o = decodeJson(payload, DEVICE);
+  const b = () => base(o, DEVICE);
+  const optReason = (): string | undefined => (o.reason === undefined ? undefined : text(o, "reason", DEVICE, 512));
+  if (o.type === "confirm") {
+    const action = integer(o, "action", DEVICE, 0, 1) as 0 | 1;
+    return { type: "confirm", ...b(), action, reason: optReason() ?? "" };
+  }
+  if (o.type === "event") {
+    const code = integer(o, "code", DEVICE, QuecOtaEvent.TaskNotify, QuecOtaEvent.UpdateFail) as QuecOtaEventCode;
+    const e: PlanEvent = { ...b(), code };
+    const percent = optInteger(o, "percent", DEVICE, 0, 100);
+    const errorCode = optInteger(o, "errorCode", DEVICE, -4, 0);
+    const reason = optReason();
+    if (percent !== undefined) e.percent = percent;
+    if (errorCode !== undefined) e.errorCode = errorCode;
+    if (reason !== undefined) e.reason = reason;
+    return { type: "event", ...e };
+  }
+  if (o.type === "result") {
+    const code = integer(o, "code", DEVICE, QuecOtaEvent.UpdateOk, QuecOtaEvent.UpdateFail) as PlanResult["code"];
+    return {
+      type: "result", ...b(), version: text(o, "version", DEVICE, 31, VERSION), code,
+      errorCode: integer(o, "errorCode", DEVICE, -4, 0), reason: optReason() ?? "",
+    };
+  }
+  return refuse(DEVICE, `type must be "confirm", "event" or "result", got ${JSON.stringify(o.type)?.slice(0, 40)}`);
+}
+
+// ---- policy ---------------------------------------------------------------------------------
+
+/** Whether the device takes a plan: the component is one it updates, the plan starts from the
+ * running version and goes to a newer one, and battery, signal and space meet the plan. */
+export function decidePlan(plan: Plan, runningVersion: string, readings: Readings, components: readonly string[] = ["app"]): PolicyDecision {
+  if (!components.includes(plan.component)) return { accept: false, reason: `component ${plan.component} is not updated by this device` };
+  if (plan.sourceVersion !== runningVersion) {
+    return { accept: false, reason: `plan is for version ${plan.sourceVersion}, the device runs ${runningVersion}` };
+  }
+  let newer: number;
+  try {
+    newer = compareVersions(plan.targetVersion, runningVersion);
+  } catch (e) {
+    return { accept: false, reason: errorMessage(e) };
+  }
+  if (newer <= 0) return { accept: false, reason: `version ${plan.targetVersion} is not newer than the running ${runningVersion}` };
+  // The plan has no package yet: its size is checked when the package arrives.
+  const thresholds: Offer = {
+    component: plan.component, version: plan.targetVersion, url: "", size: 0, md5: "", crc32: "", sha256: "",
+    minBattery: plan.minBattery, minSignal: plan.minSignal, requiredSpace: plan.requiredSpace,
+  };
+  return decide(thresholds, readings);
+}
+
+// ---- the device client ----------------------------------------------------------------------
+
+export type PlanState = "idle" | "awaiting-accept" | "awaiting-package" | "updating";
+
+export interface QuecPlanClientOptions {
+  /** Sends one device message (an MqttPort publish, a serial frame...). */
+  send: (payload: Uint8Array) => void;
+  clock: ClockPort;
+  version: () => string;
+  readings: () => Readings;
+  update: (offer: Offer) => Promise<UpdateResult>;
+  /** Components this device updates (default ["app"]). */
+  components?: readonly string[];
+  /** Manual mode: an accepted plan waits for accept() (or refuse()) from the application. */
+  manual?: boolean;
+  /** Every plan, with the policy's decision (in manual mode: call accept() or refuse()). */
+  onPlan?: (plan: Plan, decision: PolicyDecision) => void;
+  /** A cloud message was refused or ignored; nothing changed. */
+  onRefused?: (reason: string) => void;
+  onResult?: (result: UpdateResult) => void;
+  /** Downloading events: at most one per interval and per step (defaults 1000 ms, 10 %). */
+  downloading?: { minIntervalMs?: number; minStep?: number };
+}
+
+/** What the client remembers across the reboot that ends an update: persist it (KeyValuePort)
+ * and hand it back to start(). */
+export interface PlanMemo {
+  taskId: string;
+  component: string;
+  version: string;
+}
+
+export class QuecPlanClient {
+  private readonly o: QuecPlanClientOptions;
+  private st: PlanState = "idle";
+  private plan: Plan | undefined;
+  private phaseSeen = new Set<string>();
+  private reporter: ProgressReporter | undefined;
+  private running: Promise<UpdateResult> | undefined;
+  /** Set when an update staged: persist it to report the result after the reboot. */
+  memo: PlanMemo | undefined;
+
+  constructor(options: QuecPlanClientOptions) {
+    this.o = options;
+  }
+
+  get state(): PlanState {
+    return this.st;
+  }
+
+  /** The plan being handled. */
+  get current(): Plan | undefined {
+    return this.plan;
+  }
+
+  /** After a reboot: reports the result of the update the memo names (from agent.boot()). */
+  start(boot?: BootReport, memo?: PlanMemo): void {
+    const last = boot?.lastUpdate;
+    if (!last || !memo) return;
+    this.o.send(encodeResult({
+      taskId: memo.taskId,
+      component: memo.component,
+      version: boot.version,
+      code: last.ok ? QuecOtaEvent.UpdateOk : QuecOtaEvent.UpdateFail,
+      errorCode: last.errorCode,
+      reason: last.reason,
+    }));
+  }
+
+  /** One cloud message (plan or package). */
+  receive(payload: Uint8Array | string): void {
+    let m: CloudMessage;
+    try {
+      m = parseCloudMessage(payload);
+    } catch (e) {
+      this.o.onRefused?.(e instanceof OtaError ? e.reason : errorMessage(e));
+      return;
+    }
+    if (m.type === "plan") this.onPlanMessage(m);
+    else this.onPackage(m);
+  }
+
+  /** Manual mode: take the plan that waits. */
+  accept(): void {
+    if (this.st !== "awaiting-accept" || !this.plan) throw new OtaError(ErrorCode.UpdateFailed, "no plan is waiting for an accept");
+    this.confirm(this.plan, QuecAction.Accept, "accepted by the application");
+  }
+
+  /** Manual mode: turn the waiting plan down. */
+  refuse(reason = "refused by the application"): void {
+    if (this.st !== "awaiting-accept" || !this.plan) throw new OtaError(ErrorCode.UpdateFailed, "no plan is waiting for an answer");
+    this.confirm(this.plan, QuecAction.Refuse, reason);
+  }
+
+  /** Feed the agent's progress here (AgentOptions.onProgress). */
+  progress(p: Progress): void {
+    const plan = this.plan;
+    if (this.st !== "updating" || !plan) return;
+    if (p.phase === "download" || p.phase === "check") {
+      this.once("start", () => this.event(plan, QuecOtaEvent.DownloadStart, { percent: 0 }));
+      if (p.phase === "download") this.reporter?.report(p.total > 0 ? Math.floor((100 * p.bytes) / p.total) : 0, "");
+    } else if (p.phase === "verify") {
+      this.once("start", () => this.event(plan, QuecOtaEvent.DownloadStart, { percent: 0 }));
+      if (p.bytes >= p.total) this.once("downloaded", () => this.downloaded(plan));
+    } else if (p.phase === "stage") {
+      this.once("downloaded", () => this.downloaded(plan));
+      this.once("updating", () => this.event(plan, QuecOtaEvent.Updating, {}));
+    }
+  }
+
+  /** The update in progress, if any. */
+  result(): Promise<UpdateResult> | undefined {
+    return this.running;
+  }
+
+  private onPlanMessage(plan: Plan): void {
+    if (this.st !== "idle") {
+      this.o.onRefused?.(`plan ${plan.taskId} ignored: the device is ${this.st}`);
+      return;
+    }
+    this.plan = plan;
+    this.event(plan, QuecOtaEvent.TaskNotify, {});
+    const decision = decidePlan(plan, this.o.version(), this.o.readings(), this.o.components ?? ["app"]);
+    this.o.onPlan?.(plan, decision);
+    if (!decision.accept) {
+      this.confirm(plan, QuecAction.Refuse, decision.reason);
+      return;
+    }
+    if (this.o.manual) {
+      this.st = "awaiting-accept";
+      return;
+    }
+    this.confirm(plan, QuecAction.Accept, decision.reason);
+  }
+
+  private confirm(plan: Plan, action: 0 | 1, reason: string): void {
+    this.o.send(encodeConfirm({ taskId: plan.taskId, component: plan.component, action, reason }));
+    if (action === QuecAction.Accept) {
+      this.st = "awaiting-package";
+    } else {
+      this.st = "idle";
+      this.plan = undefined;
+    }
+  }
+
+  private onPackage(pkg: PackageInfo): void {
+    const plan = this.plan;
+    if (this.st !== "awaiting-package" || !plan) {
+      this.o.onRefused?.(`package for task ${pkg.taskId} ignored: no accepted plan waits for it`);
+      return;
+    }
+    if (pkg.taskId !== plan.taskId || pkg.component !== plan.component || pkg.version !== plan.targetVersion) {
+      this.o.onRefused?.(`package ${pkg.taskId}/${pkg.component}/${pkg.version} does not match plan ${plan.taskId}/${plan.component}/${plan.targetVersion}`);
+      return;
+    }
+    let offer: Offer;
+    try {
+      offer = parseOffer({
+        component: pkg.component, version: pkg.version, url: pkg.url, size: pkg.size, md5: pkg.md5, crc32: pkg.crc32, sha256: pkg.sha256,
+        minBattery: plan.minBattery, minSignal: plan.minSignal, requiredSpace: plan.requiredSpace,
+      });
+    } catch (e) {
+      this.o.onRefused?.(e instanceof OtaError ? e.reason : errorMessage(e));
+      return;
+    }
+    this.st = "updating";
+    this.phaseSeen.clear();
+    this.reporter = new ProgressReporter({
+      clock: this.o.clock,
+      minIntervalMs: this.o.downloading?.minIntervalMs ?? 1000,
+      minStep: this.o.downloading?.minStep ?? 10,
+      send: (step) => {
+        if (step >= 1 && step <= 100) this.event(plan, QuecOtaEvent.Downloading, { percent: step });
+      },
+    });
+    this.running = this.apply(plan, offer);
+  }
+
+  private async apply(plan: Plan, offer: Offer): Promise<UpdateResult> {
+    let r: UpdateResult;
+    try {
+      r = await this.o.update(offer);
+    } catch (e) {
+      r = { ok: false, errorCode: ErrorCode.UpdateFailed, reason: errorMessage(e), component: offer.component, fromVersion: this.o.version(), toVersion: offer.version };
+    }
+    this.reporter?.stop();
+    this.reporter = undefined;
+    if (r.ok) {
+      this.once("downloaded", () => this.downloaded(plan));
+      this.once("updating", () => this.event(plan, QuecOtaEvent.Updating, {}));
+      this.memo = { taskId: plan.taskId, component: plan.component, version: offer.version };
+      this.event(plan, QuecOtaEvent.UpdateOk, { reason: r.reason });
+    } else {
+      this.event(plan, QuecOtaEvent.UpdateFail, { errorCode: r.errorCode, reason: r.reason });
+    }
+    this.st = "idle";
+    this.plan = undefined;
+    this.running = undefined;
+    this.o.onResult?.(r);
+    return r;
+  }
+
+  private downloaded(plan: Plan): void {
+    this.reporter?.stop();
+    this.event(plan, QuecOtaEvent.Downloaded, { percent: 100 });
+  }
+
+  private once(key: string, f: () => void): void {
+    if (this.phaseSeen.has(key)) return;
+    this.phaseSeen.add(key);
+    f();
+  }
+
+  private event(plan: Plan, code: QuecOtaEventCode, extra: Omit<PlanEvent, "taskId" | "component" | "code">): void {
+    this.o.send(encodeEvent({ taskId: plan.taskId, component: plan.component, code, ...extra }));
+  }
+}
+
+/** Topics of the JSON plan messages on an MQTT broker (a simulator convention, not QuecThing's
+ * own TTLV topics). */
+export function quecTopics(productKey: string, deviceName: string): { down: string; up: string } {
+  for (const v of [productKey, deviceName]) if (!/^[A-Za-z0-9_.:@-]{1,64}$/.test(v)) refuse("bad device identity", `${JSON.stringify(v)} cannot be part of a topic`);
+  return { down: `/quec/ota/${productKey}/${deviceName}/down`, up: `/quec/ota/${productKey}/${deviceName}/up` };
+}
+
+/** Wires a client to an MqttPort: device messages go up, cloud messages come down. */
+export function connectQuecMqtt(mqtt: MqttPort, topics: { down: string; up: string }, client: QuecPlanClient): void {
+  mqtt.onMessage((topic, payload) => {
+    if (topic === topics.down) client.receive(payload);
+  });
+  mqtt.subscribe(topics.down);
+}
+
+/** A send callback for QuecPlanClientOptions over an MqttPort. */
+export function mqttSender(mqtt: MqttPort, topic: string): (payload: Uint8Array) => void {
+  return (payload) => mqtt.publish(topic, payload);
+}
