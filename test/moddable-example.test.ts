@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const r = (...p: string[]): string => path.join(root, ...p);
@@ -274,6 +274,11 @@ function normalizedCsv(text: string): string[] {
     .filter((line) => line !== "");
 }
 
+/** examples/esp32/layout.ts, loaded by URL so that the Node tsconfig does not follow it into "xs-ota". */
+async function importLayout(): Promise<{ LAYOUT: readonly Row[] }> {
+  return (await import(pathToFileURL(r("examples/esp32/layout.ts")).href)) as { LAYOUT: readonly Row[] };
+}
+
 const exampleCsv = readFileSync(r("examples/esp32/partitions.csv"), "utf8");
 const boardCsvPath = r("host-sim/boards/esp32-4mb.csv");
 const boardTest = existsSync(boardCsvPath) ? test : test.skip;
@@ -296,7 +301,7 @@ test("the example's partitions.csv has the journal and the OTA layout; layout.ts
   const journal = rows.find((p) => p.label === "otajournal");
   t.deepEqual(journal, { label: "otajournal", type: 0x40, subtype: 0x01, address: 0x3d0000, size: 0x4000 });
   t.is(rows.find((p) => p.label === "otadata")?.size, 0x2000);
-  const { LAYOUT } = (await import("../examples/esp32/layout.ts")) as { LAYOUT: readonly Row[] };
+  const { LAYOUT } = await importLayout();
   t.deepEqual(
     LAYOUT.map((p) => ({ ...p })),
     rows,
@@ -366,4 +371,342 @@ test("the example compiles against the bundle's declarations with mcconfig-like 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Behaviour of src/platform/moddable on fake Moddable modules that follow types/moddable (and the
+// SDK sources quoted there): bundled with esbuild, the Moddable specifiers resolved to the fakes.
+
+const FAKES: Record<string, string> = {
+  "embedded:storage/flash": `
+    const S = new Proxy({}, { get: (_, k) => globalThis.__fakes[k] });
+    export default Object.freeze({
+      open({ path, mode }) {
+        const part = S.flash[path];
+        if (!part) throw new Error("can't find partition");
+        const ro = mode === "r";
+        S.opened.push({ path, mode });
+        return {
+          read(n, off) { return part.bytes.slice(off, off + n).buffer; },
+          write(buf, off) { if (ro) throw new Error("read-only"); const b = ArrayBuffer.isView(buf) ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : new Uint8Array(buf); part.bytes.set(b, off); S.writes.push({ path, off, length: b.length }); },
+          eraseBlock(s, e = s + 1) { if (ro) throw new Error("read-only"); part.bytes.fill(0xff, s * 4096, e * 4096); S.erases.push({ path, s, e }); },
+          status() { return { size: part.bytes.length, blockLength: 4096, blocks: part.bytes.length / 4096 }; },
+          close() {}, format: "buffer",
+        };
+      },
+      *[Symbol.iterator]() { yield* S.labels; },
+    });`,
+  flash: `export default class Flash { constructor() { throw new Error("legacy flash not expected"); } }`,
+  preference: `
+    const S = new Proxy({}, { get: (_, k) => globalThis.__fakes[k] });
+    export default class Preference {
+      static set(d, k, v) { if (!(v instanceof ArrayBuffer) && typeof v === "object") throw new Error("unsupported type"); S.prefs.set(d + "/" + k, v); }
+      static get(d, k) { return S.prefs.get(d + "/" + k); }
+      static delete(d, k) { S.prefs.delete(d + "/" + k); }
+      static keys(d) { return [...S.prefs.keys()].filter((x) => x.startsWith(d + "/")).map((x) => x.slice(d.length + 1)); }
+    }`,
+  http: `
+    const S = new Proxy({}, { get: (_, k) => globalThis.__fakes[k] });
+    export class Request {
+      constructor(o) { this.options = o; this.queue = []; this.closed = false; S.requests.push(this); }
+      read(type) { const c = this.queue.shift(); return c === undefined ? undefined : type === ArrayBuffer ? c : undefined; }
+      close() { this.closed = true; }
+      static requestFragment = 0; static status = 1; static header = 2; static headersComplete = 3;
+      static responseFragment = 4; static responseComplete = 5; static error = -2;
+    }
+    export default Object.freeze({ Request });`,
+  crypt: `
+    import { createHash } from "node:crypto";
+    export class Digest {
+      constructor(name) { this.name = name === "SHA256" ? "sha256" : "md5"; this.reset(); }
+      reset() { this.h = createHash(this.name); }
+      write(d) { this.h.update(ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d)); }
+      close() { const out = this.h.digest(); return out.buffer.slice(out.byteOffset, out.byteOffset + out.length); }
+    }`,
+  timer: `
+    const S = new Proxy({}, { get: (_, k) => globalThis.__fakes[k] });
+    export default class Timer {
+      static set(cb, ms) { const t = { cb, ms }; S.timers.push(t); return t; }
+      static clear(t) { if (t) t.cleared = true; }
+    }`,
+  time: `
+    const S = new Proxy({}, { get: (_, k) => globalThis.__fakes[k] });
+    export default class Time { static get ticks() { return S.ticks; } }`,
+  net: `
+    const S = new Proxy({}, { get: (_, k) => globalThis.__fakes[k] });
+    export default class Net { static get(p) { return p === "RSSI" ? S.rssi : undefined; } }`,
+  mqtt: `export default class Client {}`,
+};
+
+interface FakeState {
+  flash: Record<string, { bytes: Uint8Array }>;
+  labels: string[];
+  opened: { path: string; mode?: string }[];
+  writes: { path: string; off: number; length: number }[];
+  erases: { path: string; s: number; e: number }[];
+  prefs: Map<string, unknown>;
+  requests: { options: Record<string, unknown>; queue: ArrayBuffer[]; closed: boolean; callback?: (this: unknown, m: number, a?: unknown, b?: unknown) => unknown }[];
+  timers: { cb: () => void; ms: number; cleared?: boolean }[];
+  ticks: number;
+  rssi: number | undefined;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type PlatformModule = any;
+let platformModule: Promise<PlatformModule> | undefined;
+function loadPlatformModule(): Promise<PlatformModule> {
+  platformModule ??= (async () => {
+    const { build } = await import("esbuild");
+    const dir = mkdtempSync(path.join(tmpdir(), "xs-ota-fakes-"));
+    const files: Record<string, string> = {};
+    for (const [name, source] of Object.entries(FAKES)) {
+      const file = path.join(dir, `fake-${name.replace(/[^a-z]/gi, "_")}.mjs`);
+      writeFileSync(file, source);
+      files[name] = file;
+    }
+    const out = path.join(dir, "platform.mjs");
+    await build({
+      entryPoints: [r("src/platform/moddable/index.ts")],
+      outfile: out,
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      logLevel: "silent",
+      plugins: [
+        {
+          name: "moddable-fakes",
+          setup(b) {
+            b.onResolve({ filter: /.*/ }, (args) => (args.path in files ? { path: files[args.path] } : undefined));
+          },
+        },
+      ],
+    });
+    return import(out);
+  })();
+  return platformModule;
+}
+
+function le32(b: Uint8Array, off: number, v: number): void {
+  new DataView(b.buffer, b.byteOffset).setUint32(off, v >>> 0, true);
+}
+
+/** ESP32 4 MB board state; otadata selects ota_1 (seq 2, VALID). */
+function freshFakes(): FakeState {
+  const part = (size: number): { bytes: Uint8Array } => ({ bytes: new Uint8Array(size).fill(0xff) });
+  const otadata = part(0x2000);
+  le32(otadata.bytes, 0, 2); // ota_seq 2 -> slot (2 - 1) % 2 = 1
+  le32(otadata.bytes, 24, 2); // ESP_OTA_IMG_VALID
+  le32(otadata.bytes, 28, 0x55f63774); // CRC of seq 2 (boot-formats.md §2.2)
+  const state: FakeState = {
+    flash: { running: part(0x1e0000), nextota: part(0x1e0000), otadata, xs: part(0x4000), nvs: part(0x4000) },
+    labels: ["nvs", "otadata", "phy_init", "ota_0", "ota_1", "otajournal"],
+    opened: [],
+    writes: [],
+    erases: [],
+    prefs: new Map(),
+    requests: [],
+    timers: [],
+    ticks: 0x7fffff00,
+    rssi: -61,
+  };
+  (globalThis as { __fakes?: FakeState }).__fakes = state;
+  return state;
+}
+
+const exampleLayout = async (): Promise<readonly Row[]> => (await importLayout()).LAYOUT;
+
+test.serial("platform on fakes: partitions map labels to running/nextota/otadata/xs, geometry, alignment, read-only running slot", async (t) => {
+  const m = await loadPlatformModule();
+  const fakes = freshFakes();
+  const platform = await m.createModdablePlatform({ layout: await exampleLayout(), log: false });
+  t.is(platform.flashModule, "embedded:storage/flash");
+  t.is(platform.partitions.running(), "ota_1", "otadata seq 2 selects ota_1");
+  t.deepEqual(
+    platform.partitions.list().map((p: Row) => p.label),
+    ["nvs", "otadata", "phy_init", "ota_0", "ota_1", "otajournal"],
+  );
+
+  const next = platform.partitions.open("ota_0");
+  t.is(fakes.opened.at(-1)?.path, "nextota");
+  t.is(next.geometry.size, 0x1e0000);
+  t.is(next.geometry.writeAlign, 4);
+  t.is(next.geometry.erasedValue, 0xff);
+  t.is(next.geometry.sectors.length, 480);
+  t.deepEqual({ ...next.geometry.sectors[3] }, { offset: 3 * 4096, size: 4096 });
+  t.is(next.geometry.sectors[480], undefined);
+  t.is([...next.geometry.sectors].length, 480);
+  t.is(next.geometry.sectors.reduce((n: number, s: { size: number }) => n + s.size, 0), 0x1e0000);
+  next.erase(4096, 8192);
+  t.deepEqual(fakes.erases.at(-1), { path: "nextota", s: 1, e: 3 });
+  next.write(4096, Uint8Array.of(0xe9, 1, 2, 3, 4, 5, 6, 7).subarray(0, 4));
+  t.deepEqual([...next.read(4096, 6)], [0xe9, 1, 2, 3, 0xff, 0xff]);
+  t.throws(() => next.write(4098, new Uint8Array(4)), { instanceOf: RangeError });
+  t.throws(() => next.write(0, new Uint8Array(6)), { instanceOf: RangeError });
+  t.throws(() => next.erase(100, 4096), { instanceOf: RangeError });
+  t.throws(() => next.read(0x1e0000 - 2, 4), { instanceOf: RangeError });
+
+  const running = platform.partitions.open("ota_1");
+  t.deepEqual(fakes.opened.at(-1), { path: "running", mode: "r" });
+  t.throws(() => running.write(0, new Uint8Array(4)), { message: /read-only/ });
+  t.throws(() => running.erase(0, 4096), { message: /read-only/ });
+
+  platform.partitions.open("otajournal");
+  t.is(fakes.opened.at(-1)?.path, "xs");
+  t.is(platform.partitions.open("otadata"), platform.partitions.open("otadata"), "handles are cached");
+  t.throws(() => platform.partitions.open("nope"), { message: /no partition "nope"/ });
+});
+
+test.serial("platform on fakes: runningSlot option, size mismatch, missing labels", async (t) => {
+  const m = await loadPlatformModule();
+  const layout = await exampleLayout();
+  let fakes = freshFakes();
+  const p1 = await m.createModdablePlatform({ layout, runningSlot: () => "ota_0", log: false });
+  t.is(p1.partitions.running(), "ota_0");
+  p1.partitions.open("ota_1");
+  t.is(fakes.opened.at(-1)?.path, "nextota");
+
+  fakes = freshFakes();
+  fakes.flash.xs = { bytes: new Uint8Array(0x8000) };
+  const p2 = await m.createModdablePlatform({ layout, log: false });
+  t.throws(() => p2.partitions.open("otajournal"), { message: /0x8000 bytes on the device, 0x4000 in the layout/ });
+
+  fakes = freshFakes();
+  fakes.labels = fakes.labels.filter((l) => l !== "otajournal");
+  const p3 = await m.createModdablePlatform({ layout, log: false });
+  t.false(p3.partitions.list().some((p: Row) => p.label === "otajournal"));
+  t.throws(() => p3.partitions.open("otajournal"), { message: /not on the device/ });
+});
+
+test.serial("platform on fakes: preference stores exact ArrayBuffers under 15-character keys", async (t) => {
+  const m = await loadPlatformModule();
+  const fakes = freshFakes();
+  const platform = await m.createModdablePlatform({ layout: await exampleLayout(), log: false });
+  const big = new Uint8Array(16).map((_, i) => i);
+  platform.kv.set("journal.a", big.subarray(4, 8));
+  const stored = fakes.prefs.get("xsota/journal.a");
+  t.true(stored instanceof ArrayBuffer);
+  t.is((stored as ArrayBuffer).byteLength, 4);
+  t.deepEqual([...platform.kv.get("journal.a")], [4, 5, 6, 7]);
+  t.is(platform.kv.get("missing"), undefined);
+  fakes.prefs.set("xsota/number", 5);
+  t.is(platform.kv.get("number"), undefined, "values of other types are not ours");
+  t.throws(() => platform.kv.set("a-key-of-16-char", new Uint8Array(1)), { instanceOf: RangeError });
+  t.throws(() => platform.kv.set("k", new Uint8Array(4001)), { instanceOf: RangeError });
+  platform.kv.delete("journal.a");
+  t.is(platform.kv.get("journal.a"), undefined);
+});
+
+test.serial("platform on fakes: http Request callback protocol, Range header, -2 error, abort", async (t) => {
+  const m = await loadPlatformModule();
+  const fakes = freshFakes();
+  const platform = await m.createModdablePlatform({ layout: await exampleLayout(), log: false });
+  const events: unknown[] = [];
+  const handlers = {
+    response: (status: number, headers: Record<string, string>) => events.push(["response", status, headers]),
+    data: (chunk: Uint8Array) => events.push(["data", [...chunk]]),
+    end: () => events.push(["end"]),
+    error: (reason: string) => events.push(["error", reason]),
+  };
+  platform.http.request({ url: "http://updates.local:8080/fw.bin?x=1", headers: { range: "bytes=4096-" } }, handlers);
+  const req = fakes.requests.at(-1)!;
+  t.like(req.options, { host: "updates.local", port: 8080, path: "/fw.bin?x=1", method: "GET" });
+  t.deepEqual(req.options.headers, ["range", "bytes=4096-", "Host", "updates.local:8080"]);
+  const call = (msg: number, a?: unknown, b?: unknown): unknown => req.callback!.call(req, msg, a, b);
+  call(1, 206);
+  call(2, "content-range", "bytes 4096-4099/4100");
+  call(2, "etag", '"v2"');
+  call(3);
+  req.queue.push(Uint8Array.of(1, 2).buffer);
+  call(4, 2);
+  req.queue.push(Uint8Array.of(3, 4).buffer);
+  call(4, 2);
+  call(5);
+  t.deepEqual(events, [
+    ["response", 206, { "content-range": "bytes 4096-4099/4100", etag: '"v2"' }],
+    ["data", [1, 2]],
+    ["data", [3, 4]],
+    ["end"],
+  ]);
+
+  events.length = 0;
+  platform.http.request({ url: "http://updates.local/fw.bin" }, handlers);
+  const failing = fakes.requests.at(-1)!;
+  t.is(failing.options.headers, undefined, "no Host header for the default port");
+  failing.callback!.call(failing, 1, 200);
+  failing.callback!.call(failing, -2);
+  failing.callback!.call(failing, 5);
+  t.deepEqual(events, [["error", "http: connection failed or closed early (message -2)"]]);
+
+  events.length = 0;
+  const exchange = platform.http.request({ url: "http://updates.local/fw.bin" }, handlers);
+  const aborted = fakes.requests.at(-1)!;
+  exchange.abort();
+  t.true(aborted.closed);
+  aborted.callback!.call(aborted, 1, 200);
+  t.deepEqual(events, [], "nothing is called after abort()");
+
+  events.length = 0;
+  const throwing = { ...handlers, data: () => { throw new Error("flash write failed"); } };
+  platform.http.request({ url: "http://updates.local/fw.bin" }, throwing);
+  const bad = fakes.requests.at(-1)!;
+  bad.callback!.call(bad, 1, 200);
+  bad.callback!.call(bad, 3);
+  bad.queue.push(new ArrayBuffer(1));
+  t.notThrows(() => bad.callback!.call(bad, 4, 1), "exceptions never unwind into http.js");
+  t.false(bad.closed, "closing from inside the callback is deferred");
+  fakes.timers.at(-1)!.cb();
+  t.true(bad.closed);
+  t.deepEqual(events.at(-1), ["error", "http: handler failed: flash write failed"]);
+
+  events.length = 0;
+  platform.http.request({ url: "https://updates.local/fw.bin" }, handlers);
+  fakes.timers.at(-1)!.cb();
+  t.regex(String((events[0] as unknown[])[1]), /https/, "https without a SecureSocket fails through error()");
+});
+
+test.serial("platform on fakes: digests, clock wrap, timers, rssi, restart", async (t) => {
+  const m = await loadPlatformModule();
+  const fakes = freshFakes();
+  let restarted = 0;
+  const platform = await m.createModdablePlatform({
+    layout: await exampleLayout(),
+    log: false,
+    ffi: { esp_restart: () => restarted++ },
+    battery: () => 140,
+  });
+  const text = new TextEncoder().encode("123456789");
+  const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  const crc = platform.digests.create("crc32");
+  crc.update(text.subarray(0, 4));
+  crc.update(text.subarray(4));
+  t.is(hex(crc.finish()), "cbf43926");
+  const md5 = platform.digests.create("md5");
+  md5.update(text);
+  t.is(hex(md5.finish()), "25f9e794323b453885f5181f1b624d0b");
+  md5.update(text);
+  t.is(hex(md5.finish()), "25f9e794323b453885f5181f1b624d0b", "reset after finish");
+  const sha = platform.digests.create("sha256");
+  sha.update(text);
+  t.is(hex(sha.finish()), "15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225");
+
+  t.is(platform.clock.now(), 0);
+  fakes.ticks = (0x7fffff00 + 0x200) | 0; // the signed 32-bit counter wraps to negative
+  t.is(platform.clock.now(), 0x200);
+  let fired = 0;
+  const h = platform.clock.setTimeout(() => fired++, 50);
+  t.is(fakes.timers.at(-1)!.ms, 50);
+  fakes.timers.at(-1)!.cb();
+  t.is(fired, 1);
+  platform.clock.clearTimeout(h);
+  t.falsy(fakes.timers.at(-1)!.cleared, "a fired one-shot timer is not cleared again");
+  const h2 = platform.clock.setTimeout(() => fired++, 10);
+  platform.clock.clearTimeout(h2);
+  t.true(fakes.timers.at(-1)!.cleared);
+
+  t.is(platform.system.rssi(), -61);
+  fakes.rssi = undefined;
+  t.is(platform.system.rssi(), undefined);
+  t.is(platform.system.batteryPercent(), 100);
+  platform.system.restart();
+  t.is(restarted, 1);
 });
