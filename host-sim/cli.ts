@@ -6,6 +6,7 @@ import { imageBuildCommand, parseSize } from "./image-builder.ts";
 import { simUpdate, DEFAULT_SIZE, type SimUpdateOptions, type SimUpdateReport } from "./sim-update.ts";
 import { CUT_MODES, type CutMode } from "./flash/nor-flash.ts";
 import { progressBar } from "./progress.ts";
+import { torture, type Cycle } from "./torture.ts";
 
 function int(v: string): number {
   const n = Number(v);
@@ -107,6 +108,28 @@ export function program(): Command {
       if (opts.json) console.log(JSON.stringify(report));
       else console.log(summary(report));
       process.exitCode = report.ok ? 0 : 1;
+    });
+  sim.command("torture").description("a power cut at every flash operation of an update and a rollback")
+    .option("--size <size>", "size of the 2.0.0 image", size, 64 * 1024)
+    .option("--modes <list>", "cut modes", (v: string) => v.split(",").map((m) => {
+      if (!(CUT_MODES as string[]).includes(m)) throw new InvalidArgumentError(`unknown mode ${m}; modes: ${CUT_MODES.join(",")}`);
+      return m as CutMode;
+    }), [...CUT_MODES])
+    .addOption(new Option("--cycle <cycle>", "which cycle").choices(["update", "rollback", "both"]).default("both"))
+    .option("--seed <n>", "seed", int, 1)
+    .option("--json", "print one JSON object")
+    .action(async (opts) => {
+      const cycles: Cycle[] = opts.cycle === "both" ? ["update", "rollback"] : [opts.cycle];
+      const report = await torture({
+        size: opts.size, modes: opts.modes, cycles, seed: opts.seed,
+        onRun: !opts.json && process.stderr.isTTY ? (d, n) => process.stderr.write(`\r${d}/${n} runs`) : undefined,
+      });
+      if (opts.json) console.log(JSON.stringify(report));
+      else {
+        console.log(`${report.runs} runs over ${JSON.stringify(report.cutPoints)} cut points, modes ${report.modes.join(",")}: ${report.failures} failures (${report.seconds.toFixed(1)} s)`);
+      }
+      if (report.firstFailure) console.error(`first failure: ${report.firstFailure.problem}\nreproduce: ${report.firstFailure.command}`);
+      process.exitCode = report.failures === 0 ? 0 : 1;
     });
   return cli;
 }

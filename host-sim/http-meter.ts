@@ -1,8 +1,12 @@
-// Wraps an Http port to count what the device received (and which image bytes, to measure
-// bytes fetched again), and to cut the board's power once it has received a given number of
-// bytes (--reboot-at).
+// Wraps an Http port between the simulated network and the runtime:
+//  - counts the body bytes the device received, and which image bytes, to measure bytes
+//    fetched again;
+//  - hands body chunks on cut at multiples of `chunk` image bytes, whatever TCP delivered, so the
+//    flash operations of a run do not depend on the network's timing (power-cut sweeps replay
+//    exactly);
+//  - cuts the board's power once it has received a given number of bytes (--reboot-at).
 
-import type { HttpPort } from "../src/ports.ts";
+import type { HttpHandlers, HttpPort } from "../src/ports.ts";
 import { parseContentRange } from "../src/download/content-range.ts";
 
 export class PowerLost extends Error {
@@ -15,11 +19,12 @@ export class PowerLost extends Error {
 export class HttpMeter {
   /** Body bytes received, over the whole run. */
   received = 0;
-  /** Image byte ranges received, to tell new bytes from bytes fetched again. */
-  private covered: [number, number][] = [];
   /** Thresholds of total received bytes at which power is lost (consumed in order). */
   rebootAt: number[] = [];
+  chunk = 1024;
   onPowerLoss: (() => void) | undefined;
+  /** Image byte ranges received, to tell new bytes from bytes fetched again. */
+  private covered: [number, number][] = [];
   private dead = false;
 
   /** A fresh power-on: requests work again. */
@@ -34,8 +39,7 @@ export class HttpMeter {
       if (last && a <= last[1]) last[1] = Math.max(last[1], b);
       else merged.push([a, b]);
     }
-    const unique = merged.reduce((n, [a, b]) => n + b - a, 0);
-    return this.received - unique;
+    return this.received - merged.reduce((n, [a, b]) => n + b - a, 0);
   }
 
   wrap(inner: HttpPort): HttpPort {
@@ -43,39 +47,62 @@ export class HttpMeter {
       request: (req, h) => {
         if (this.dead) throw new PowerLost();
         let at = 0;
+        let held = new Uint8Array(0);
         let exchange: { abort(): void } | undefined;
-        const ex = inner.request(req, {
+        const deliver = (bytes: Uint8Array, flush: boolean) => {
+          let data = bytes;
+          if (held.length) {
+            data = new Uint8Array(held.length + bytes.length);
+            data.set(held);
+            data.set(bytes, held.length);
+          }
+          let i = 0;
+          while (i < data.length && !this.dead) {
+            const toBoundary = this.chunk - (at % this.chunk);
+            if (data.length - i < toBoundary && !flush) break;
+            const n = Math.min(toBoundary, data.length - i);
+            at += this.give(h, data.subarray(i, i + n), at, () => exchange?.abort());
+            i += n;
+          }
+          held = data.slice(i);
+        };
+        exchange = inner.request(req, {
           response: (status, headers) => {
             at = status === 206 ? (parseContentRange(headers["content-range"])?.start ?? 0) : 0;
             h.response(status, headers);
           },
           data: (chunk) => {
-            if (this.dead) return;
-            let part = chunk;
-            const limit = this.rebootAt[0];
-            const cut = limit !== undefined && this.received + chunk.length >= limit;
-            if (cut) part = chunk.subarray(0, limit - this.received);
-            this.received += part.length;
-            this.covered.push([at, at + part.length]);
-            at += part.length;
-            if (part.length > 0) h.data(part);
-            if (cut) {
-              this.rebootAt.shift();
-              this.dead = true;
-              exchange?.abort();
-              this.onPowerLoss?.();
-            }
+            if (!this.dead) deliver(chunk, false);
           },
           end: () => {
+            if (!this.dead) deliver(new Uint8Array(0), true);
             if (!this.dead) h.end();
           },
           error: (reason) => {
+            if (!this.dead) deliver(new Uint8Array(0), true);
             if (!this.dead) h.error(reason);
           },
         });
-        exchange = ex;
-        return ex;
+        return exchange;
       },
     };
+  }
+
+  /** Hands one chunk to the runtime, cutting the power at the next --reboot-at threshold.
+   * Returns the bytes delivered. */
+  private give(h: HttpHandlers, chunk: Uint8Array, at: number, abort: () => void): number {
+    const limit = this.rebootAt[0];
+    const cut = limit !== undefined && this.received + chunk.length >= limit;
+    const part = cut ? chunk.subarray(0, limit - this.received) : chunk;
+    this.received += part.length;
+    this.covered.push([at, at + part.length]);
+    if (part.length > 0) h.data(part);
+    if (cut) {
+      this.rebootAt.shift();
+      this.dead = true;
+      abort();
+      this.onPowerLoss?.();
+    }
+    return part.length;
   }
 }

@@ -129,7 +129,6 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
 
   let interruptions = 0;
   let outcome: UpdateResult | undefined;
-  let offered = false;
   let boots = 0;
   let bootedSlot = "";
   let bootedVersion = "";
@@ -159,10 +158,13 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
           outcome = r.lastUpdate;
           return "done";
         }
-        // The cloud offers again after every boot until the update settles; the agent resumes
-        // from its journal when the offer names the same image.
-        if (offered && !agent.pending()) return "done";
-        offered = true;
+        if (r.version === toVersion && (r.imageState === "valid" || r.imageState === "undefined")) {
+          // The report of the update was lost with a cut; the version the device reports says it.
+          outcome = { ok: true, errorCode: 0, reason: `device reports ${r.version} confirmed`, component: "app", fromVersion, toVersion };
+          return "done";
+        }
+        // The cloud offers again after every boot until the update settles (the device reports
+        // its old version); the agent resumes from its journal when the offer names the same image.
         const u = await Promise.race([agent.update(offer), lost]);
         if (u === "lost") return "lost";
         if (board.restartRequested) return "restart";

@@ -7,6 +7,8 @@
 //   const bundle = await rollup({ input: "src/platform/moddable/xs-entry.ts", plugins: [moddableGlobals(), typescript(...)] });
 //   const { output } = await bundle.generate({ format: "iife", inlineDynamicImports: true });
 //
+// moddableGlobalsEsbuild() does the same for esbuild (format "iife", bundle: true).
+//
 // - static imports (`import Flash from "flash"`, `import { Request } from "http"`) become a
 //   small virtual module `const ns = globalThis.__moddable.require("http"); export const
 //   Request = ns.Request; ...`. A specifier missing from the registry throws when the bundle is
@@ -75,13 +77,43 @@ export function moddableGlobals(options: ModdableGlobalsOptions = {}): Plugin {
     load(id) {
       if (!id.startsWith(PREFIX)) return null;
       const specifier = id.slice(PREFIX.length);
-      const names = modules[specifier] ?? ["default"];
-      const lines = [`const ns = globalThis.__moddable.require(${JSON.stringify(specifier)});`];
-      for (const name of names) {
-        if (name === "default") lines.push("export default ns.default;");
-        else if (IDENTIFIER.test(name)) lines.push(`export const ${name} = ns.${name};`);
-      }
-      return { code: lines.join("\n"), moduleSideEffects: true, syntheticNamedExports: false };
+      return { code: virtualModule(specifier, modules[specifier]), moduleSideEffects: true };
+    },
+  };
+}
+
+/** The source of the module that stands for `specifier` in the bundle. */
+export function virtualModule(specifier: string, names: readonly string[] = ["default"]): string {
+  const lines = [`const ns = globalThis.__moddable.require(${JSON.stringify(specifier)});`];
+  for (const name of names) {
+    if (name === "default") lines.push("export default ns.default;");
+    else if (IDENTIFIER.test(name)) lines.push(`export const ${name} = ns.${name};`);
+  }
+  return lines.join("\n");
+}
+
+/** The minimal shape of an esbuild plugin (kept structural: esbuild is not a dependency). */
+export interface EsbuildPluginLike {
+  name: string;
+  setup(build: {
+    onResolve(options: { filter: RegExp }, callback: (args: { path: string }) => { path: string; namespace: string } | undefined): void;
+    onLoad(options: { filter: RegExp; namespace: string }, callback: (args: { path: string }) => { contents: string; loader: "js" }): void;
+  }): void;
+}
+
+/** The same mapping for esbuild (`format: "iife"`): static and dynamic imports both become the
+ * virtual module; esbuild evaluates a dynamically imported module lazily, so import() of a
+ * module missing from the registry rejects, as on the device. */
+export function moddableGlobalsEsbuild(options: ModdableGlobalsOptions = {}): EsbuildPluginLike {
+  const modules: Record<string, readonly string[]> = { ...MODDABLE_MODULES, ...options.extraModules };
+  const passThrough = options.passThrough ?? [];
+  const known = (id: string): boolean =>
+    id in modules || passThrough.some((p) => (typeof p === "string" ? p === id : p.test(id)));
+  return {
+    name: "xs-ota-moddable-globals",
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, (args) => (known(args.path) ? { path: args.path, namespace: "moddable" } : undefined));
+      build.onLoad({ filter: /.*/, namespace: "moddable" }, (args) => ({ contents: virtualModule(args.path, modules[args.path]), loader: "js" }));
     },
   };
 }

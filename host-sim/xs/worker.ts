@@ -337,8 +337,9 @@ export class XsWorker {
     if (tag === QUERY) {
       p.commands++;
       this.stats.commands++;
-      // Copy: the reply may be held by the handler after the input buffer moves on.
-      const request = new Uint8Array(message.subarray(1));
+      // A view: socket reads allocate fresh buffers, so the bytes stay valid; handlers copy what
+      // they keep beyond the call (services.ts).
+      const request = new Uint8Array(message.buffer, message.byteOffset + 1, message.byteLength - 1);
       let answer: Uint8Array | Promise<Uint8Array>;
       try {
         answer = this.handler(request);

@@ -22,6 +22,9 @@ const APP_TYPE = 0x00;
 const OTA_SUBTYPE_FIRST = 0x10;
 const OTA_SUBTYPE_LAST = 0x1f;
 const HASH_CHUNK = 4096;
+/** Trial boots an image gets before the agent gives up on it (power loss during a trial, or a
+ * bootloader cut, aborts a trial just like a crash does). */
+const MAX_STAGE_ATTEMPTS = 3;
 
 export interface AgentOptions {
   platform: Platform;
@@ -142,8 +145,8 @@ export class Agent {
       offer = parseOffer(input);
       fromVersion = this.runningVersion();
       const target = this.prepare(offer, fromVersion);
-      const info = await this.fetchAndVerify(offer, target, fromVersion);
-      this.stage(offer, target, info);
+      await this.fetchAndVerify(offer, target, fromVersion);
+      this.stage(offer, target, 1);
       this.progress("restart", offer.size, offer.size);
       this.p.system.restart();
       return result(offer, fromVersion, 0, "staged; restarting into the new image");
@@ -259,9 +262,9 @@ export class Agent {
     return info;
   }
 
-  private stage(offer: Offer, target: Slot, _info: EspImageInfo): void {
+  private stage(offer: Offer, target: Slot, attempts: number): void {
     this.progress("stage", offer.size, offer.size);
-    this.journal.save({ ...this.journal.state, phase: "staging", progress: offer.size });
+    this.journal.save({ ...this.journal.state, phase: "staging", progress: offer.size, attempts });
     this.boot_.stage(target.index);
     this.journal.save({ ...this.journal.state, phase: "staged" });
   }
@@ -283,12 +286,15 @@ export class Agent {
       this.journal.clear();
       return result(offer, from, ErrorCode.UpdateFailed, `${offer.version} failed its self-test; rolled back to ${version}`);
     }
-    if (j.phase === "staged") {
+    // Staged, or staging, and the old image runs: the boot flag was half written, or the trial
+    // was aborted (a cut during the trial or in the bootloader's own rewrite looks like a crash).
+    // Check the slot again and give the image another trial, a bounded number of times.
+    const attempts = j.attempts ?? 1;
+    if (j.phase === "staged" && attempts >= MAX_STAGE_ATTEMPTS) {
       this.journal.clear();
-      return result(offer, from, ErrorCode.UpdateFailed, `${offer.version} did not confirm its trial boot; rolled back to ${version}`);
+      return result(offer, from, ErrorCode.UpdateFailed, `${offer.version} did not confirm its trial boot after ${attempts} attempts; running ${version}`);
     }
-    if (j.phase === "staging") {
-      // The boot flag may be half written: check the slot again, then stage it again.
+    if (j.phase === "staging" || j.phase === "staged") {
       const target = this.slots.find((s) => s.label === j.slot);
       if (!target || target.index === running.index) {
         this.journal.clear();
@@ -300,8 +306,8 @@ export class Agent {
         this.hashPrefix(part, offer.size, digests, offer.size);
         const mismatch = digestMismatch(offer, digests.finish());
         if (mismatch) throw new OtaError(ErrorCode.VerifyFailed, mismatch);
-        const info = this.verifyImage(part, offer);
-        this.stage(offer, target, info);
+        this.verifyImage(part, offer);
+        this.stage(offer, target, j.phase === "staged" ? attempts + 1 : attempts);
       } catch (e) {
         this.journal.clear();
         const code = e instanceof OtaError ? e.code : ErrorCode.FlashWriteFailed;

@@ -24,6 +24,8 @@ export interface JournalState {
   validator?: string;
   /** Bytes of the image durably programmed into the slot. */
   progress: number;
+  /** How many times the image was staged (a trial cut short by power loss is staged again). */
+  attempts?: number;
 }
 
 export const IDLE: JournalState = { phase: "idle", progress: 0 };

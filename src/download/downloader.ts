@@ -145,9 +145,14 @@ function runExchange(
           if (length !== undefined && length !== o.size) {
             return finish({ kind: "retry", reason: `200 with Content-Length ${length}, the offer says ${o.size}`, backoff: true }, true);
           }
-          // A full body: never append it at the resume offset.
-          if (offset > 0) sink.restart(v);
-          else sink.setValidator(v);
+          // A full body: never append it at the resume offset. The sink persists the validator,
+          // which can fail like any flash write: that ends the exchange, it must not escape.
+          try {
+            if (offset > 0) sink.restart(v);
+            else sink.setValidator(v);
+          } catch (e) {
+            return finish({ kind: "fatal", error: e }, true);
+          }
           bodyValidator = v;
           accepting = true;
         } else if (status === 416) {
