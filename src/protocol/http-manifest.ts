@@ -1,0 +1,201 @@
+// HTTP manifest polling, for devices without MQTT: a JSON document at a URL names the current
+// image with the fields of an offer (component, version, url, size, md5, crc32, sha256, and the
+// optional minBattery, minSignal, requiredSpace), e.g.
+//   {"component":"app","version":"2.0.0","url":"https://…/app-2.0.0.bin","size":1048576,
+//    "md5":"…","crc32":"…","sha256":"…","minBattery":30}
+// The poller fetches it on a schedule (If-None-Match with the last ETag), validates it with
+// parseOffer, asks the policy, and hands a newer, accepted offer to the update function. A poll
+// that fails (network, status, malformed document) is retried with capped exponential backoff
+// and jitter; a successful poll waits the normal interval. Timers are the ClockPort's.
+
+import { ErrorCode, OtaError, errorMessage } from "../agent/errors.ts";
+import { parseOffer, type Offer } from "../agent/offer.ts";
+import { decide, type Readings } from "../agent/policy.ts";
+import type { UpdateResult } from "../agent/types.ts";
+import { compareVersions } from "../agent/version.ts";
+import type { ClockPort, HttpExchange, HttpHeaders, HttpPort, TimerHandle } from "../ports.ts";
+import { MAX_PAYLOAD, decodeJson } from "./payload.ts";
+import { concatBytes } from "../util/bytes.ts";
+
+export type PollOutcome =
+  /** The manifest names the running version, or an older one. */
+  | { kind: "current"; version: string }
+  /** 304: the manifest did not change since the last poll. */
+  | { kind: "not-modified" }
+  /** A newer offer the policy turned down (battery, signal, space): nothing changed. */
+  | { kind: "rejected"; offer: Offer; reason: string }
+  /** The update ran: ok means staged (the device restarts), else its error. */
+  | { kind: "updated"; offer: Offer; result: UpdateResult }
+  /** The poll failed (network, status, malformed or hostile document): retried with backoff. */
+  | { kind: "error"; reason: string };
+
+export interface ManifestPollerOptions {
+  http: HttpPort;
+  clock: ClockPort;
+  url: string;
+  version: () => string;
+  readings: () => Readings;
+  update: (offer: Offer) => Promise<UpdateResult>;
+  /** The component this device takes from the manifest (default "app"). */
+  component?: string;
+  /** Between successful polls (default one hour). */
+  intervalMs?: number;
+  /** First retry delay after a failed poll, doubled each time up to backoffMaxMs (defaults 30 s, 1 h). */
+  backoffMs?: number;
+  backoffMaxMs?: number;
+  /** A poll that receives nothing for this long fails (default 15 s). */
+  timeoutMs?: number;
+  /** Largest manifest accepted (default 16 KiB). */
+  maxBytes?: number;
+  onPoll?: (outcome: PollOutcome) => void;
+}
+
+export class ManifestPoller {
+  private readonly o: ManifestPollerOptions;
+  private timer: TimerHandle | undefined;
+  private etag: string | undefined;
+  private failuresInRow = 0;
+  private stopped = true;
+  private polling: Promise<PollOutcome> | undefined;
+
+  constructor(options: ManifestPollerOptions) {
+    if (!/^https?:\/\/[^\s]+$/.test(options.url)) throw new OtaError(ErrorCode.UpdateFailed, `manifest url must be http:// or https://`);
+    this.o = options;
+  }
+
+  /** Consecutive failed polls (the backoff exponent). */
+  get failures(): number {
+    return this.failuresInRow;
+  }
+
+  /** Polls now, then on the schedule until stop(). */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) this.o.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The delay before the next poll after this outcome. */
+  delayAfter(outcome: PollOutcome): number {
+    if (outcome.kind !== "error") return this.o.intervalMs ?? 3600_000;
+    const base = this.o.backoffMs ?? 30_000;
+    const cap = this.o.backoffMaxMs ?? 3600_000;
+    const exp = Math.min(cap, base * 2 ** Math.max(0, this.failuresInRow - 1));
+    return Math.floor(exp / 2 + this.o.clock.random() * (exp / 2));
+  }
+
+  /** One poll (at most one runs at a time). */
+  pollOnce(): Promise<PollOutcome> {
+    if (!this.polling) {
+      this.polling = this.poll().then((outcome) => {
+        this.polling = undefined;
+        this.failuresInRow = outcome.kind === "error" ? this.failuresInRow + 1 : 0;
+        this.o.onPoll?.(outcome);
+        return outcome;
+      });
+    }
+    return this.polling;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = this.o.clock.setTimeout(() => {
+      this.timer = undefined;
+      void this.pollOnce().then((outcome) => {
+        // A staged update restarts the device; on a host the restart returns, so stop here.
+        if (outcome.kind === "updated" && outcome.result.ok) this.stop();
+        else this.schedule(this.delayAfter(outcome));
+      });
+    }, ms);
+  }
+
+  private async poll(): Promise<PollOutcome> {
+    let body: Uint8Array | undefined;
+    try {
+      body = await this.fetch();
+    } catch (e) {
+      return { kind: "error", reason: e instanceof OtaError ? e.reason : errorMessage(e) };
+    }
+    if (body === undefined) return { kind: "not-modified" };
+    let offer: Offer;
+    try {
+      const doc = decodeJson(body, "bad manifest", this.o.maxBytes ?? MAX_PAYLOAD);
+      offer = parseOffer(doc);
+      const component = this.o.component ?? "app";
+      if (offer.component !== component) throw new OtaError(ErrorCode.UpdateFailed, `bad manifest: component ${offer.component}, this device updates ${component}`);
+      if (compareVersions(offer.version, this.o.version()) <= 0) return { kind: "current", version: offer.version };
+    } catch (e) {
+      this.etag = undefined; // fetch it whole next time
+      return { kind: "error", reason: e instanceof OtaError ? e.reason : errorMessage(e) };
+    }
+    const decision = decide(offer, this.o.readings());
+    if (!decision.accept) return { kind: "rejected", offer, reason: decision.reason };
+    let result: UpdateResult;
+    try {
+      result = await this.o.update(offer);
+    } catch (e) {
+      result = { ok: false, errorCode: ErrorCode.UpdateFailed, reason: errorMessage(e), component: offer.component, fromVersion: this.o.version(), toVersion: offer.version };
+    }
+    return { kind: "updated", offer, result };
+  }
+
+  /** GETs the manifest: its bytes, or undefined on 304. Throws OtaError(-2) on failure. */
+  private fetch(): Promise<Uint8Array | undefined> {
+    const max = this.o.maxBytes ?? MAX_PAYLOAD;
+    const headers: HttpHeaders = { accept: "application/json" };
+    if (this.etag !== undefined) headers["if-none-match"] = this.etag;
+    return new Promise((resolve, reject) => {
+      const parts: Uint8Array[] = [];
+      let length = 0;
+      let settled = false;
+      let status = 0;
+      let etag: string | undefined;
+      const timeoutMs = this.o.timeoutMs ?? 15_000;
+      let timer = this.o.clock.setTimeout(() => fail(`no answer for ${timeoutMs} ms`), timeoutMs);
+      let exchange: HttpExchange | undefined;
+      const finish = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        this.o.clock.clearTimeout(timer);
+        f();
+      };
+      const fail = (reason: string) => finish(() => {
+        exchange?.abort();
+        reject(new OtaError(ErrorCode.DownloadFailed, `manifest ${this.o.url}: ${reason}`));
+      });
+      exchange = this.o.http.request({ url: this.o.url, method: "GET", headers }, {
+        response: (s, h) => {
+          status = s;
+          etag = h["etag"];
+          if (s === 304) return finish(() => {
+            exchange?.abort();
+            resolve(undefined);
+          });
+          if (s !== 200) fail(`HTTP ${s}`);
+          const declared = h["content-length"];
+          if (declared !== undefined && Number(declared) > max) fail(`manifest of ${declared} bytes is larger than ${max}`);
+        },
+        data: (chunk) => {
+          if (settled) return;
+          length += chunk.length;
+          if (length > max) return fail(`manifest larger than ${max} bytes`);
+          parts.push(chunk.slice());
+          this.o.clock.clearTimeout(timer);
+          timer = this.o.clock.setTimeout(() => fail(`stalled for ${timeoutMs} ms`), timeoutMs);
+        },
+        end: () => finish(() => {
+          if (status !== 200) return reject(new OtaError(ErrorCode.DownloadFailed, `manifest ${this.o.url}: HTTP ${status}`));
+          this.etag = etag;
+          resolve(concatBytes(...parts));
+        }),
+        error: (reason) => fail(reason),
+      });
+    });
+  }
+}
