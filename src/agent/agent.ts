@@ -42,6 +42,19 @@ export interface AgentOptions {
   onInterruption?: (reason: string, position: number) => void;
 }
 
+/** A local upgrade in progress (Agent.beginLocal). */
+export interface LocalSession {
+  readonly offer: Offer;
+  /** Bytes received so far. */
+  readonly position: number;
+  /** Writes the next bytes into the inactive slot; throws OtaError (-3 past the size, -4 flash). */
+  write(chunk: Uint8Array): void;
+  /** Checks the size, digests and image, then stages it and restarts (as update() does). */
+  finish(): UpdateResult;
+  /** Abandons the update: the journal forgets it; the slot keeps whatever was written. */
+  cancel(): void;
+}
+
 interface Slot {
   label: string;
   index: number;
@@ -158,6 +171,79 @@ export class Agent {
       const component = offer?.component ?? "app";
       return { ok: false, errorCode: code, reason, component, fromVersion, toVersion: offer?.version ?? "" };
     }
+  }
+
+  /** Local upgrade (QuecPython `fota` local mode): the application pushes the image it receives
+   * over UART or BLE instead of a download. `input` is an offer without a URL (parseOffer's
+   * local variant, all three digests required); the same checks, journal, slot writer,
+   * verification and boot flag as update(). Throws OtaError when the offer is refused. */
+  beginLocal(input: unknown): LocalSession {
+    const offer = parseOffer(input, { local: true });
+    const fromVersion = this.runningVersion();
+    const target = this.prepare(offer, fromVersion);
+    this.lastPercent = 0;
+    const part = this.p.partitions.open(target.label);
+    this.journal.save({ phase: "download", offer, fromVersion, slot: target.label, progress: 0 });
+    this.boot_.releaseSlot(target.index, this.running().index);
+    const digests = new ImageDigests(this.p.digests);
+    const writer = new SlotWriter(part);
+    writer.seek(0);
+    let durable = 0;
+    writer.onSectorDone = (end) => {
+      if (end <= durable) return;
+      durable = end;
+      this.journal.checkpoint(Math.min(end, offer.size));
+    };
+    let open = true;
+    const failed = (e: unknown): OtaError => {
+      open = false;
+      const err = e instanceof OtaError ? e : new OtaError(ErrorCode.FlashWriteFailed, `flash: ${errorMessage(e)}`);
+      if (err.code === ErrorCode.VerifyFailed) this.journal.clear();
+      this.log("error", `local update failed (${err.code}): ${err.reason}`);
+      return err;
+    };
+    return {
+      offer,
+      get position() {
+        return writer.position;
+      },
+      write: (chunk) => {
+        if (!open) throw new OtaError(ErrorCode.UpdateFailed, "the local update is closed");
+        if (writer.position + chunk.length > offer.size) {
+          throw failed(new OtaError(ErrorCode.VerifyFailed, `more than the offer's ${offer.size} bytes`));
+        }
+        try {
+          digests.update(chunk);
+          writer.write(chunk);
+        } catch (e) {
+          throw failed(e);
+        }
+        this.progress("download", writer.position, offer.size);
+      },
+      finish: () => {
+        if (!open) throw new OtaError(ErrorCode.UpdateFailed, "the local update is closed");
+        try {
+          if (writer.position !== offer.size) throw new OtaError(ErrorCode.VerifyFailed, `got ${writer.position} of ${offer.size} bytes`);
+          writer.flush();
+          const mismatch = digestMismatch(offer, digests.finish());
+          if (mismatch) throw new OtaError(ErrorCode.VerifyFailed, mismatch);
+          this.verifyImage(part, offer);
+          this.stage(offer, target, 1);
+        } catch (e) {
+          const err = failed(e);
+          return { ok: false, errorCode: err.code, reason: err.reason, component: offer.component, fromVersion, toVersion: offer.version };
+        }
+        open = false;
+        this.progress("restart", offer.size, offer.size);
+        this.p.system.restart();
+        return result(offer, fromVersion, 0, "staged; restarting into the new image");
+      },
+      cancel: () => {
+        if (!open) return;
+        open = false;
+        this.journal.clear();
+      },
+    };
   }
 
   private prepare(offer: Offer, fromVersion: string): Slot {
