@@ -16,11 +16,12 @@ export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** An error with a platform-visible code and a human reason. */
 export class OtaError extends Error {
+  // A field, not an assignment: XS freezes Error.prototype, where assigning `name` throws.
+  override readonly name = "OtaError";
   readonly code: ErrorCodeValue;
   readonly reason: string;
   constructor(code: ErrorCodeValue, reason: string) {
     super(`${code}: ${reason}`);
-    this.name = "OtaError";
     this.code = code;
     this.reason = reason;
   }

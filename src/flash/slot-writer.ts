@@ -8,9 +8,10 @@ import type { FlashPartition, Sector } from "../ports.ts";
 import { equalBytes } from "../util/bytes.ts";
 
 export class FlashWriteError extends Error {
+  // A field, not an assignment: XS freezes Error.prototype, where assigning `name` throws.
+  override readonly name = "FlashWriteError";
   constructor(message: string) {
     super(message);
-    this.name = "FlashWriteError";
   }
 }
 
