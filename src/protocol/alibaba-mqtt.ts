@@ -21,7 +21,7 @@ import { parseOffer, type Offer } from "../agent/offer.ts";
 import type { BootReport, Progress, UpdateResult } from "../agent/types.ts";
 import { compareVersions } from "../agent/version.ts";
 import type { ClockPort, MqttPort, TimerHandle } from "../ports.ts";
-import { NAME, decodeJson, encodeJson, integer, optText, record, refuse, text, type Json } from "./payload.ts";
+import { NAME, decodeJson, encodeJson, integer, optText, orderableVersion, record, refuse, text, type Json } from "./payload.ts";
 
 /** `code` of an upgrade message that carries a package. */
 export const UPGRADE_OK_CODE = "1000";
@@ -227,7 +227,9 @@ export function parseUpgrade(payload: Uint8Array | string, options: ParseUpgrade
     const v = threshold(ext, k);
     if (v !== undefined) candidate[k] = v;
   }
-  return { id: id as number | string, module, offer: parseOffer(candidate) };
+  const offer = parseOffer(candidate);
+  orderableVersion(offer.version, UPGRADE);
+  return { id: id as number | string, module, offer };
 }
 
 // ---- progress -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import { decide, type Readings } from "../agent/policy.ts";
 import type { UpdateResult } from "../agent/types.ts";
 import { compareVersions } from "../agent/version.ts";
 import type { ClockPort, HttpExchange, HttpHeaders, HttpPort, TimerHandle } from "../ports.ts";
-import { MAX_PAYLOAD, decodeJson } from "./payload.ts";
+import { MAX_PAYLOAD, decodeJson, orderableVersion } from "./payload.ts";
 import { concatBytes } from "../util/bytes.ts";
 
 export type PollOutcome =
@@ -127,6 +127,7 @@ export class ManifestPoller {
     try {
       const doc = decodeJson(body, "bad manifest", this.o.maxBytes ?? MAX_PAYLOAD);
       offer = parseOffer(doc);
+      orderableVersion(offer.version, "bad manifest");
       const component = this.o.component ?? "app";
       if (offer.component !== component) throw new OtaError(ErrorCode.UpdateFailed, `bad manifest: component ${offer.component}, this device updates ${component}`);
       if (compareVersions(offer.version, this.o.version()) <= 0) return { kind: "current", version: offer.version };

@@ -2,6 +2,7 @@
 // size, with every failure turned into OtaError(-1) so a hostile payload can only be refused.
 
 import { ErrorCode, OtaError } from "../agent/errors.ts";
+import { compareVersions } from "../agent/version.ts";
 import { utf8Decode, utf8Encode } from "../util/utf8.ts";
 
 /** Largest payload a dialect accepts: an upgrade message or a plan is a few hundred bytes. */
@@ -64,3 +65,14 @@ export function optInteger(o: Json, key: string, what: string, min: number, max:
 
 /** Names that go into MQTT topics and JSON fields: no topic separators or wildcards. */
 export const NAME = /^[A-Za-z0-9_.:-]+$/;
+
+/** A version the runtime can order (dotted numbers, optional "v" and "-pre"), or a refusal: the
+ * agent's own comparison would otherwise fail later with a less useful error. */
+export function orderableVersion(v: string, what: string, field = "version"): string {
+  try {
+    compareVersions(v, v);
+  } catch {
+    refuse(what, `${field} ${JSON.stringify(v.slice(0, 40))} is not a dotted numeric version`);
+  }
+  return v;
+}

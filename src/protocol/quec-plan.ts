@@ -34,7 +34,7 @@ import type { BootReport, Progress, UpdateResult } from "../agent/types.ts";
 import { compareVersions } from "../agent/version.ts";
 import type { ClockPort, MqttPort } from "../ports.ts";
 import { ProgressReporter } from "./alibaba-mqtt.ts";
-import { NAME, decodeJson, encodeJson, integer, optInteger, refuse, text, type Json } from "./payload.ts";
+import { NAME, decodeJson, encodeJson, integer, optInteger, orderableVersion, refuse, text, type Json } from "./payload.ts";
 
 export const QuecOtaEvent = {
   TaskNotify: 10700,
@@ -150,8 +150,8 @@ function base(o: Json, what: string): { taskId: string; component: string } {
 function parsePlanFields(o: Json): Plan {
   const p: Plan = {
     ...base(o, CLOUD),
-    sourceVersion: text(o, "sourceVersion", CLOUD, 31, VERSION),
-    targetVersion: text(o, "targetVersion", CLOUD, 31, VERSION),
+    sourceVersion: orderableVersion(text(o, "sourceVersion", CLOUD, 31, VERSION), CLOUD, "sourceVersion"),
+    targetVersion: orderableVersion(text(o, "targetVersion", CLOUD, 31, VERSION), CLOUD, "targetVersion"),
   };
   const minBattery = optInteger(o, "minBattery", CLOUD, 0, 100);
   const minSignal = optInteger(o, "minSignal", CLOUD, -200, 0);
@@ -166,7 +166,7 @@ function parsePackageFields(o: Json): PackageInfo {
   const b = base(o, CLOUD);
   // The offer checks (scheme, size range, digests) are parseOffer's, in one place.
   const offer = parseOffer({ component: b.component, version: o.version, url: o.url, size: o.size, md5: o.md5, crc32: o.crc32, sha256: o.sha256 });
-  if (!VERSION.test(offer.version)) refuse(CLOUD, `version ${JSON.stringify(offer.version.slice(0, 40))} has characters outside ${VERSION.source}`);
+  orderableVersion(offer.version, CLOUD);
   return { ...b, version: offer.version, url: offer.url, md5: offer.md5, crc32: offer.crc32, sha256: offer.sha256, size: offer.size };
 }
 
