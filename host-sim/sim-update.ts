@@ -128,6 +128,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   const log = o.log ?? (() => undefined);
 
   let interruptions = 0;
+  let offered = false;
   let outcome: UpdateResult | undefined;
   let boots = 0;
   let bootedSlot = "";
@@ -158,13 +159,14 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
           outcome = r.lastUpdate;
           return "done";
         }
-        if (r.version === toVersion && (r.imageState === "valid" || r.imageState === "undefined")) {
+        if (offered && r.version === toVersion && (r.imageState === "valid" || r.imageState === "undefined")) {
           // The report of the update was lost with a cut; the version the device reports says it.
           outcome = { ok: true, errorCode: 0, reason: `device reports ${r.version} confirmed`, component: "app", fromVersion, toVersion };
           return "done";
         }
         // The cloud offers again after every boot until the update settles (the device reports
         // its old version); the agent resumes from its journal when the offer names the same image.
+        offered = true;
         const u = await Promise.race([agent.update(offer), lost]);
         if (u === "lost") return "lost";
         if (board.restartRequested) return "restart";
