@@ -27,8 +27,8 @@ import {
   answerError,
   answerJson,
   answerVoid,
-  decodeEnvelope,
-  encodeEnvelope,
+  decodeRequest,
+  encodeEvent,
   fromUtf8,
   shimConstantsSource,
   utf8,
@@ -109,6 +109,8 @@ export interface XsRunStats {
   deliveries: number;
   commands: number;
   wallMs: number;
+  /** Part of wallMs spent in the host's request handlers (services included). */
+  hostMs: number;
   /** Clock time that passed during the run (virtual ms in virtual mode). */
   clockMs: number;
   flashBytesRead: number;
@@ -230,6 +232,7 @@ function emptyStats(): XsRunStats {
     deliveries: 0,
     commands: 0,
     wallMs: 0,
+    hostMs: 0,
     clockMs: 0,
     flashBytesRead: 0,
     flashBytesWritten: 0,
@@ -355,7 +358,7 @@ export class XsEngine {
         }
         let r: RunResult;
         try {
-          r = await worker.command(encodeEnvelope(event.kind, event.a, event.b, event.c, event.payload));
+          r = await worker.command(encodeEvent(event.kind, event.a, event.b, event.c, event.payload));
         } catch (e) {
           if (!this.stop) this.stop = { outcome: "error", error: describe(e) };
           break;
@@ -495,11 +498,14 @@ export class XsEngine {
   // ---- requests from XS ----------------------------------------------------------------------
 
   private handle(message: Uint8Array): Uint8Array | Promise<Uint8Array> {
+    const t0 = performance.now();
     try {
       return this.dispatch(message);
     } catch (e) {
       if (e instanceof XsHaltError) return this.halt({ outcome: "halted", reason: e.message });
       return answerError(e);
+    } finally {
+      this.stats.hostMs += performance.now() - t0;
     }
   }
 
@@ -511,7 +517,7 @@ export class XsEngine {
   }
 
   private dispatch(message: Uint8Array): Uint8Array | Promise<Uint8Array> {
-    const { op, a, b, c, payload } = decodeEnvelope(message);
+    const { op, a, b, c, payload } = decodeRequest(message);
     switch (op) {
       // -- flash
       case OP.FLASH_READ: {

@@ -1,25 +1,34 @@
 // The message encoding between the XS shims (host-sim/xs/shims/*.js) and host.ts.
 //
-// Both directions use one binary envelope (little-endian):
+// Requests from XS (issueCommand) carry their 16-byte header at the END, events from the host
+// (handleCommand) at the start; both little-endian:
 //
-//   offset 0   u8    op (XS -> host, an OP value) or kind (host -> XS, an EV value)
-//   offset 1   3 bytes reserved (0) so the u32 fields are aligned
-//   offset 4   u32   a
-//   offset 8   u32   b
-//   offset 12  u32   c
-//   offset 16  ...   payload: raw bytes for data (flash, HTTP body, digest input) or UTF-8 JSON
-//                    for control (ops that mix both put the JSON first and its length in `a`)
+//   request = payload ++ trailer      event = header ++ payload
+//   header/trailer:
+//     +0   u8    op (an OP value) / kind (an EV value)
+//     +1   3 bytes reserved (0), so the u32 fields are aligned
+//     +4   u32   a
+//     +8   u32   b
+//     +12  u32   c
+//   payload: raw bytes for data (flash, HTTP body, digest input) or UTF-8 JSON for control (ops
+//   that mix both put the JSON first and its length in `a`).
 //
-// Answers to XS requests (the bytes handed back to the blocked issueCommand):
+// Why the trailer: inside XS the only fast copy of bytes is ArrayBuffer.prototype.slice /
+// transfer (memcpy); TypedArray set / slice / new Uint8Array(view) copy element by element in
+// xsnap's XS (about 25 us per 4 KiB, 2 meter units per byte). A request is built as
+// payload.buffer.slice(view).transfer(n + 16) plus 16 bytes written through a DataView, so a
+// 4 KiB write costs two memcpys. Events put the header first: XS reads the payload as a view
+// of the event's own ArrayBuffer, with no copy at all.
 //
-//   offset 0   u8    ST value
-//   offset 1   ...   payload (raw bytes for ST.BYTES, UTF-8 JSON for ST.JSON and ST.ERROR)
+// Answers to requests (the bytes handed back to the blocked issueCommand):
 //
-// Why binary: a 4 KiB flash write as JSON with an array of numbers costs about 100 000 XS meter
-// units and 16 KiB of text; as base64 in JSON about 110 units plus 33 % more bytes and a decode
-// on each side; the envelope needs one copy into a fresh ArrayBuffer (a native memcpy; the
-// shims do not charge it to the XS meter, see shims/core.js) and nothing on the host.
-// Numbers measured with xsnap-worker 0.15, see the report in bench/xs-bridge.ts.
+//   +0   u8    ST value
+//   +1   ...   payload (raw bytes for ST.BYTES, UTF-8 JSON for ST.JSON and ST.ERROR);
+//              XS takes raw bytes with answer.slice(1) (a memcpy)
+//
+// Why binary at all: 256 x 4 KiB writes as JSON with arrays of numbers cost about 26 million
+// XS meter units, 3.6 MiB on the pipe and ~300 ms; as JSON with base64 about 25 000 units,
+// 1.35 MiB and ~35 ms; the binary request ~20 ms with 1.01 MiB (bench/xs-bridge.ts).
 
 /** Requests from XS (the `op` byte of an issueCommand message). */
 export const OP = {
@@ -99,23 +108,26 @@ export interface Envelope {
   payload: Uint8Array;
 }
 
-export function decodeEnvelope(msg: Uint8Array): Envelope {
-  if (msg.byteLength < HEADER_SIZE) throw new Error(`short envelope (${msg.byteLength} bytes)`);
-  const dv = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+/** Decodes a request from XS (payload ++ trailer). */
+export function decodeRequest(msg: Uint8Array): Envelope {
+  if (msg.byteLength < HEADER_SIZE) throw new Error(`short request (${msg.byteLength} bytes)`);
+  const at = msg.byteLength - HEADER_SIZE;
+  const dv = new DataView(msg.buffer, msg.byteOffset + at, HEADER_SIZE);
   return {
-    op: msg[0]!,
+    op: dv.getUint8(0),
     a: dv.getUint32(4, true),
     b: dv.getUint32(8, true),
     c: dv.getUint32(12, true),
-    payload: msg.subarray(HEADER_SIZE),
+    payload: msg.subarray(0, at),
   };
 }
 
-export function encodeEnvelope(op: number, a = 0, b = 0, c = 0, payload?: Uint8Array): Uint8Array {
+/** Encodes an event for XS (header ++ payload). */
+export function encodeEvent(kind: number, a = 0, b = 0, c = 0, payload?: Uint8Array): Uint8Array {
   const n = payload?.byteLength ?? 0;
   const out = new Uint8Array(HEADER_SIZE + n);
   const dv = new DataView(out.buffer);
-  out[0] = op;
+  out[0] = kind;
   dv.setUint32(4, a >>> 0, true);
   dv.setUint32(8, b >>> 0, true);
   dv.setUint32(12, c >>> 0, true);

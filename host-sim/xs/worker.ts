@@ -134,6 +134,9 @@ export class XsWorker {
   private chain: Promise<unknown> = Promise.resolve();
   private pending: Pending | undefined;
   private inBuf: Buffer = Buffer.alloc(0);
+  private aside: Buffer[] = [];
+  private asideLength = 0;
+  private need = 0;
   private stderrText = "";
   private stdoutPartial = "";
   private stdoutLines: string[] = [];
@@ -309,7 +312,19 @@ export class XsWorker {
   }
 
   private onData(chunk: Buffer): void {
-    this.inBuf = this.inBuf.length ? Buffer.concat([this.inBuf, chunk]) : chunk;
+    // A large message arrives in many pipe reads: keep them aside until it is complete, then
+    // join once (joining at every read would copy O(n^2) bytes).
+    if (this.need > 0 && this.inBuf.length + this.asideLength + chunk.length < this.need) {
+      this.aside.push(chunk);
+      this.asideLength += chunk.length;
+      return;
+    }
+    if (this.aside.length) {
+      this.inBuf = Buffer.concat([this.inBuf, ...this.aside, chunk]);
+      this.aside = [];
+      this.asideLength = 0;
+    } else this.inBuf = this.inBuf.length ? Buffer.concat([this.inBuf, chunk]) : chunk;
+    this.need = 0;
     for (;;) {
       const colon = this.inBuf.indexOf(0x3a);
       if (colon < 0) {
@@ -319,7 +334,10 @@ export class XsWorker {
       const length = Number(this.inBuf.toString("latin1", 0, colon));
       if (!Number.isInteger(length) || length < 0) return this.protocolError("bad netstring length");
       const end = colon + 1 + length;
-      if (this.inBuf.length < end + 1) return;
+      if (this.inBuf.length < end + 1) {
+        this.need = end + 1;
+        return;
+      }
       if (this.inBuf[end] !== 0x2c) return this.protocolError("netstring without trailing comma");
       const message = this.inBuf.subarray(colon + 1, end);
       this.inBuf = this.inBuf.subarray(end + 1);

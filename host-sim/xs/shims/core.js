@@ -91,18 +91,27 @@ function bytesOf(buffer, what) {
 }
 
 // ---- the issueCommand bridge ----------------------------------------------------------------
+// A request is payload ++ 16-byte trailer (protocol.ts). ArrayBuffer slice/transfer are memcpy in
+// XS, while TypedArray copies go element by element, hence this construction.
 const scratch = new ArrayBuffer(HEADER_SIZE);
-const scratchView = new DataView(scratch);
+const canTransfer = typeof ArrayBuffer.prototype.transfer === "function";
 
 function envelope(op, a, b, c, payload) {
   const n = payload ? payload.byteLength : 0;
-  const buffer = n ? new ArrayBuffer(HEADER_SIZE + n) : scratch;
-  const dv = n ? new DataView(buffer) : scratchView;
+  let buffer = scratch;
+  if (n) {
+    const source = payload.buffer;
+    if (canTransfer && source instanceof ArrayBuffer) buffer = source.slice(payload.byteOffset, payload.byteOffset + n).transfer(n + HEADER_SIZE);
+    else {
+      buffer = new ArrayBuffer(n + HEADER_SIZE);
+      new Uint8Array(buffer).set(payload);
+    }
+  }
+  const dv = new DataView(buffer, n, HEADER_SIZE);
   dv.setUint8(0, op);
   dv.setUint32(4, a >>> 0, true);
   dv.setUint32(8, b >>> 0, true);
   dv.setUint32(12, c >>> 0, true);
-  if (n) new Uint8Array(buffer, HEADER_SIZE).set(payload);
   return buffer;
 }
 
