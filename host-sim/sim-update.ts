@@ -5,7 +5,7 @@
 // operation K (before / torn-write / torn-erase), a failing self-test, an oversize offer.
 
 import { Agent } from "../src/agent/agent.ts";
-import type { Progress, UpdateResult } from "../src/agent/types.ts";
+import type { BootReport, Progress, UpdateResult } from "../src/agent/types.ts";
 import { profile as boardProfile } from "./boards/profiles.ts";
 import { SimBoard } from "./board.ts";
 import { buildTestImage } from "./image-builder.ts";
@@ -57,6 +57,13 @@ export interface SimUpdateOptions {
   mutateOffer?: (offer: OfferJson) => OfferJson;
   /** Reuse an existing board instead of creating one (torture harness). */
   existing?: SimBoard;
+  /** Protocol dialects (host-sim/cloud/sim-protocol.ts): called after every agent.boot() that
+   * did not restart at once, with its report, before the offer (reports lastUpdate and the
+   * running version to the simulated cloud). */
+  onBootReport?: (report: BootReport, agent: Agent) => void | Promise<void>;
+  /** Protocol dialects: delivers the server's offer the dialect's way and applies it, in place
+   * of agent.update(offer); resolves with the update's result (or a refusal). */
+  deliver?: (agent: Agent, offer: OfferJson) => Promise<UpdateResult>;
   log?: (line: string) => void;
 }
 
@@ -155,6 +162,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
         imageState = r.imageState;
         o.onBoot?.({ board, slot: r.slot, version: r.version, fellBack: false });
         if (board.restartRequested) return "restart";
+        await o.onBootReport?.(r, agent);
         if (r.lastUpdate) {
           outcome = r.lastUpdate;
           return "done";
@@ -167,7 +175,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
         // The cloud offers again after every boot until the update settles (the device reports
         // its old version); the agent resumes from its journal when the offer names the same image.
         offered = true;
-        const u = await Promise.race([agent.update(offer), lost]);
+        const u = await Promise.race([o.deliver ? o.deliver(agent, offer) : agent.update(offer), lost]);
         if (u === "lost") return "lost";
         if (board.restartRequested) return "restart";
         if (!u.ok && !board.flash.isDead) {
