@@ -446,6 +446,60 @@ test("timer: expiries fire in time order with virtual time; repeat, clear, sched
   t.true(r.stats.wallMs < 5000);
 });
 
+test("clock: real time; Time.ticks wraps as a signed 32-bit counter", async (t) => {
+  const { e } = await engine(
+    `
+    const t0 = Time.ticks;
+    const log = [];
+    Timer.set(() => log.push("b"), 60);
+    Timer.set(() => log.push("a"), 20);
+    await sleep(80);
+    Timer.delay(10);
+    return { log, t0, elapsed: Time.delta(t0) };
+  `,
+    undefined,
+    { clock: "real", ticksAtBoot: 0x7fffffff - 60 },
+  );
+  const r = await e.run();
+  await e.close();
+  t.is(r.outcome, "done", JSON.stringify(r.error));
+  const v = r.value as any;
+  t.deepEqual(v.log, ["a", "b"]);
+  const sinceBoot = (v.t0 - (0x7fffffff - 60)) | 0;
+  t.true(sinceBoot >= 0 && sinceBoot < 5000, String(v.t0));
+  // the run crossed 2^31 - 1: ticks went negative, Time.delta still measures the interval
+  t.true(v.elapsed >= 90 && v.elapsed < 5000, String(v.elapsed));
+  t.true(r.stats.wallMs >= 85, String(r.stats.wallMs));
+});
+
+test("clock: virtual time jumps over a stalled HTTP exchange after ioGraceMs", async (t) => {
+  const services = createMemoryServices({
+    routes: [(req) => (req.path === "/stall" ? { status: 200, headers: [["Content-Length", "100000"]], body: new Uint8Array(100_000), chunkSize: 1000, chunkDelayMs: 60_000 } : undefined)],
+  });
+  const { e } = await engine(
+    `
+    const t0 = Time.ticks;
+    let bytes = 0;
+    const outcome = await new Promise((resolve) => {
+      const r = new Request({ host: "h", path: "/stall" });
+      const watchdog = Timer.set(() => { r.close(); resolve("stalled"); }, 30000);
+      r.callback = function (message) {
+        if (message === Request.responseFragment) bytes += this.read(ArrayBuffer).byteLength;
+        if (message === Request.responseComplete || message < 0) { Timer.clear(watchdog); resolve("finished"); }
+      };
+    });
+    return { outcome, bytes, at: Time.ticks - t0 };
+  `,
+    services,
+    { ioGraceMs: 20 },
+  );
+  const r = await e.run();
+  await e.close();
+  t.is(r.outcome, "done", JSON.stringify(r.error));
+  t.deepEqual(r.value, { outcome: "stalled", bytes: 1000, at: 30000 });
+  t.true(r.stats.wallMs < 10_000, String(r.stats.wallMs));
+});
+
 test("event loop: promise jobs run between deliveries; async/await chains across timers", async (t) => {
   const { e } = await engine(`
     const log = [];

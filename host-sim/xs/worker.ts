@@ -31,6 +31,8 @@ const OK = 0x2e; // '.'
 const ERROR = 0x21; // '!'
 const QUERY = 0x3f; // '?'
 const OK_SEPARATOR = 0x01;
+const ANSWER_PREFIX = new Uint8Array([0x2f]); // '/'
+
 
 /** Exit codes of xsnap-worker (node_modules/@agoric/xsnap/api.js). */
 export const XSNAP_EXIT_MESSAGES: Record<number, string> = {
@@ -304,8 +306,21 @@ export class XsWorker {
     let length = 0;
     for (const p of parts) length += p.byteLength;
     this.stats.bytesToXs += length;
+    const prefix = `${length}:`;
+    if (length <= 64 * 1024) {
+      // one buffer, one write: most answers are a few bytes and latency is what matters
+      const out = Buffer.allocUnsafe(prefix.length + length + 1);
+      let at = out.write(prefix, 0, "latin1");
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.byteLength;
+      }
+      out[at] = 0x2c;
+      this.toXs.write(out);
+      return;
+    }
     this.toXs.cork();
-    this.toXs.write(`${length}:`);
+    this.toXs.write(prefix);
     for (const p of parts) if (p.byteLength) this.toXs.write(p);
     this.toXs.write(",");
     this.toXs.uncork();
@@ -364,11 +379,11 @@ export class XsWorker {
       } catch (e) {
         return this.handlerFailed(e);
       }
-      if (answer instanceof Uint8Array) this.writeNetstring([Buffer.from("/"), answer]);
+      if (answer instanceof Uint8Array) this.writeNetstring([ANSWER_PREFIX, answer]);
       else
         answer.then(
           (a) => {
-            if (!this.fatal) this.writeNetstring([Buffer.from("/"), a]);
+            if (!this.fatal) this.writeNetstring([ANSWER_PREFIX, a]);
           },
           (e) => this.handlerFailed(e),
         );
