@@ -175,6 +175,7 @@ export class XsWorker {
       this.stderrText = (this.stderrText + s).slice(-MAX_STDERR);
     });
     this.fromXs.on("data", (chunk: Buffer) => this.onData(chunk));
+    this.setRef(false);
     this.exitPromise = new Promise((resolve) => {
       this.proc.once("error", (err) => {
         this.exitInfo = { code: -1, signal: null };
@@ -294,6 +295,7 @@ export class XsWorker {
           }, this.timeoutMs);
         }
         this.pending = p;
+        this.setRef(true);
         this.stats.operations++;
         this.writeNetstring(message());
       });
@@ -420,6 +422,18 @@ export class XsWorker {
     const p = this.pending;
     if (p?.timer) clearTimeout(p.timer);
     this.pending = undefined;
+    this.setRef(false);
+  }
+
+  /** An idle worker does not keep Node alive (a forgotten close() cannot hang a test run);
+   * a pending operation does. */
+  private setRef(on: boolean): void {
+    const handles = [this.proc, ...(this.proc.stdio as unknown as ({ ref?(): void; unref?(): void } | null)[])];
+    for (const h of handles) {
+      if (!h) continue;
+      if (on) h.ref?.();
+      else h.unref?.();
+    }
   }
 
   private handlerFailed(e: unknown): void {
