@@ -200,3 +200,61 @@ export class ManifestPoller {
     });
   }
 }
+
+/** Reports for devices without MQTT: POSTs each payload (JSON) to a URL, one at a time and in
+ * order, so a progress report never overtakes the one before it. Failures are dropped (a report
+ * is advisory; the next poll shows the version). */
+export class HttpReporter {
+  private queue: Uint8Array[] = [];
+  private busy = false;
+  private idleWaiters: (() => void)[] = [];
+
+  private readonly http: HttpPort;
+  private readonly clock: ClockPort;
+  private readonly url: string;
+  private readonly timeoutMs: number;
+
+  constructor(http: HttpPort, clock: ClockPort, url: string, timeoutMs = 5000) {
+    this.http = http;
+    this.clock = clock;
+    this.url = url;
+    this.timeoutMs = timeoutMs;
+  }
+
+  send(payload: Uint8Array): void {
+    this.queue.push(payload);
+    if (!this.busy) this.next();
+  }
+
+  /** Resolves when every queued report was sent (or dropped). */
+  idle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private next(): void {
+    const body = this.queue.shift();
+    if (!body) {
+      this.busy = false;
+      for (const w of this.idleWaiters.splice(0)) w();
+      return;
+    }
+    this.busy = true;
+    let done = false;
+    let exchange: HttpExchange | undefined;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      this.clock.clearTimeout(timer);
+      this.next();
+    };
+    const timer = this.clock.setTimeout(() => {
+      exchange?.abort();
+      finish();
+    }, this.timeoutMs);
+    exchange = this.http.request(
+      { url: this.url, method: "POST", headers: { "content-type": "application/json", "content-length": String(body.length) }, body },
+      { response: () => undefined, data: () => undefined, end: finish, error: finish },
+    );
+  }
+}

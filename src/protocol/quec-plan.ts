@@ -26,6 +26,7 @@
 //                                                     as QuecThing's Ql_iotCmdOtaAction)
 //                    {"type":"event","taskId","component","code":10700..10706,"percent"?,"errorCode"?,"reason"?}
 //                    {"type":"result","taskId","component","version","code":10705|10706,"errorCode","reason"}
+//                    {"type":"request","component","version"}   (asks for a plan, as AT+QIOTOTAREQ)
 
 import { ErrorCode, OtaError, errorMessage } from "../agent/errors.ts";
 import { parseOffer, type Offer } from "../agent/offer.ts";
@@ -100,7 +101,17 @@ export interface PlanResult {
 }
 
 export type CloudMessage = ({ type: "plan" } & Plan) | ({ type: "package" } & PackageInfo);
-export type DeviceMessage = ({ type: "confirm" } & Confirm) | ({ type: "event" } & PlanEvent) | ({ type: "result" } & PlanResult);
+/** The device asks for a plan for a component it runs at this version. */
+export interface PlanRequest {
+  component: string;
+  version: string;
+}
+
+export type DeviceMessage =
+  | ({ type: "confirm" } & Confirm)
+  | ({ type: "event" } & PlanEvent)
+  | ({ type: "result" } & PlanResult)
+  | ({ type: "request" } & PlanRequest);
 
 const VERSION = /^[A-Za-z0-9._+-]+$/;
 const MAX_SPACE = 0x100000000;
@@ -132,6 +143,10 @@ export function encodeEvent(e: PlanEvent): Uint8Array {
   if (e.errorCode !== undefined) o.errorCode = e.errorCode;
   if (e.reason !== undefined) o.reason = e.reason;
   return encodeJson(o);
+}
+
+export function encodePlanRequest(r: PlanRequest): Uint8Array {
+  return encodeJson({ type: "request", component: r.component, version: r.version });
 }
 
 export function encodeResult(r: PlanResult): Uint8Array {
@@ -205,7 +220,10 @@ export function parseDeviceMessage(payload: Uint8Array | string): DeviceMessage 
       errorCode: integer(o, "errorCode", DEVICE, -4, 0), reason: optReason() ?? "",
     };
   }
-  return refuse(DEVICE, `type must be "confirm", "event" or "result", got ${JSON.stringify(o.type)?.slice(0, 40)}`);
+  if (o.type === "request") {
+    return { type: "request", component: text(o, "component", DEVICE, 32, NAME), version: text(o, "version", DEVICE, 31, VERSION) };
+  }
+  return refuse(DEVICE, `type must be "confirm", "event", "result" or "request", got ${JSON.stringify(o.type)?.slice(0, 40)}`);
 }
 
 // ---- policy ---------------------------------------------------------------------------------
@@ -299,6 +317,11 @@ export class QuecPlanClient {
       errorCode: last.errorCode,
       reason: last.reason,
     }));
+  }
+
+  /** Asks the cloud for a plan (QuecThing's AT+QIOTOTAREQ). */
+  request(component = "app"): void {
+    this.o.send(encodePlanRequest({ component, version: this.o.version() }));
   }
 
   /** One cloud message (plan or package). */
