@@ -6,6 +6,11 @@ import type { HttpHandlers, HttpPort, HttpRequest, HttpHeaders } from "../src/po
 export const nodeHttp: HttpPort = {
   request(req: HttpRequest, h: HttpHandlers) {
     let done = false;
+    const fail = (reason: string) => {
+      if (done) return;
+      done = true;
+      h.error(reason);
+    };
     const r = http.request(req.url, { method: req.method ?? "GET", headers: req.headers, agent: false }, (res) => {
       const headers: HttpHeaders = {};
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
@@ -13,29 +18,18 @@ export const nodeHttp: HttpPort = {
       res.on("data", (chunk: Buffer) => {
         if (!done) h.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       });
-      res.on("end", () => {
+      // A body cut short by the server ends with 'close' (or 'end') and res.complete false.
+      const finish = () => {
         if (done) return;
+        if (!res.complete) return fail("connection closed before the end of the body");
         done = true;
-        if (res.complete) h.end();
-        else h.error("connection closed before the end of the body");
-      });
-      res.on("error", (e) => {
-        if (done) return;
-        done = true;
-        h.error(e.message);
-      });
-      res.on("close", () => {
-        if (done) return;
-        done = true;
-        if (res.complete) h.end();
-        else h.error("connection closed before the end of the body");
-      });
+        h.end();
+      };
+      res.on("end", finish);
+      res.on("close", finish);
+      res.on("error", (e) => fail(e.message));
     });
-    r.on("error", (e) => {
-      if (done) return;
-      done = true;
-      h.error(e.message);
-    });
+    r.on("error", (e) => fail(e.message));
     if (req.body) r.write(req.body);
     r.end();
     return {
