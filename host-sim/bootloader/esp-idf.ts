@@ -19,6 +19,7 @@ import {
 } from "../../src/boot/esp-otadata.ts";
 import { checkEspImage, type EspImageInfo } from "../../src/image/esp-app-image.ts";
 import type { FlashPartition } from "../../src/ports.ts";
+import { OtaError } from "../../src/agent/errors.ts";
 import { nodeDigests } from "../node-digests.ts";
 import type { NorFlash } from "../flash/nor-flash.ts";
 
@@ -112,7 +113,7 @@ function tryLoad(flash: NorFlash, part: PartitionEntry, log: string[]): EspImage
     log.push(`${part.label}: ${image.appDesc.projectName} ${image.appDesc.version} verified`);
     return image;
   } catch (e) {
-    log.push(`${part.label}: ${e instanceof Error ? e.message : String(e)}`);
+    log.push(`${part.label}: ${e instanceof OtaError ? e.reason : e instanceof Error ? e.message : String(e)}`);
     return undefined;
   }
 }
