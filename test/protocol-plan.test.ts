@@ -1,0 +1,217 @@
+import test from "ava";
+import { OtaError } from "../src/agent/errors.ts";
+import type { Offer } from "../src/agent/offer.ts";
+import type { Readings } from "../src/agent/policy.ts";
+import type { UpdateResult } from "../src/agent/types.ts";
+import type { ClockPort, TimerHandle } from "../src/ports.ts";
+import {
+  QuecOtaEvent, QuecPlanClient, decidePlan, encodeConfirm, encodeEvent, encodePackage, encodePlan, encodePlanRequest,
+  encodeResult, parseCloudMessage, parseDeviceMessage, quecTopics, type Plan,
+} from "../src/protocol/quec-plan.ts";
+
+const dec = (b: Uint8Array) => Buffer.from(b).toString("utf8");
+const MD5 = "0f9d2ca2dc64fb29780bc071ea0363b2";
+const CRC = "6aa5642f";
+const SHA = "b8117665ed681444af913a2209a08d1f9b82ddc6b0f9a75c36c73f077731d4e6";
+
+const clock: ClockPort = {
+  now: () => 0,
+  setTimeout: (): TimerHandle => ({ id: 0 }),
+  clearTimeout: () => undefined,
+  random: () => 0.5,
+};
+
+const PLAN: Plan = { taskId: "t1", component: "app", sourceVersion: "1.0.0", targetVersion: "2.0.0", minBattery: 30, minSignal: -100, requiredSpace: 1048576 };
+const PLAN_JSON = `{"type":"plan","taskId":"t1","component":"app","sourceVersion":"1.0.0","targetVersion":"2.0.0","minBattery":30,"minSignal":-100,"requiredSpace":1048576}`;
+const PKG_JSON = `{"type":"package","taskId":"t1","component":"app","version":"2.0.0","url":"https://ota.example.com/app-2.0.0.bin","md5":"${MD5}","crc32":"${CRC}","sha256":"${SHA}","size":262144}`;
+
+test("golden: cloud -> device (plan, package), encoded and parsed", (t) => {
+  t.is(dec(encodePlan(PLAN)), PLAN_JSON);
+  t.deepEqual(parseCloudMessage(PLAN_JSON), { type: "plan", ...PLAN });
+  const pkg = { taskId: "t1", component: "app", version: "2.0.0", url: "https://ota.example.com/app-2.0.0.bin", md5: MD5, crc32: CRC, sha256: SHA, size: 262144 };
+  t.is(dec(encodePackage(pkg)), PKG_JSON);
+  t.deepEqual(parseCloudMessage(PKG_JSON), { type: "package", ...pkg });
+  t.is(dec(encodePlan({ taskId: "t2", component: "app", sourceVersion: "1.0.0", targetVersion: "1.1.0" })),
+    `{"type":"plan","taskId":"t2","component":"app","sourceVersion":"1.0.0","targetVersion":"1.1.0"}`);
+});
+
+test("golden: device -> cloud (request, confirm, event, result), encoded and parsed", (t) => {
+  const cases: [Uint8Array, string][] = [
+    [encodePlanRequest({ component: "app", version: "1.0.0" }), `{"type":"request","component":"app","version":"1.0.0"}`],
+    [encodeConfirm({ taskId: "t1", component: "app", action: 1, reason: "accepted" }), `{"type":"confirm","taskId":"t1","component":"app","action":1,"reason":"accepted"}`],
+    [encodeConfirm({ taskId: "t1", component: "app", action: 0, reason: "battery 10% is below 30%" }), `{"type":"confirm","taskId":"t1","component":"app","action":0,"reason":"battery 10% is below 30%"}`],
+    [encodeEvent({ taskId: "t1", component: "app", code: 10700 }), `{"type":"event","taskId":"t1","component":"app","code":10700}`],
+    [encodeEvent({ taskId: "t1", component: "app", code: 10702, percent: 40 }), `{"type":"event","taskId":"t1","component":"app","code":10702,"percent":40}`],
+    [encodeEvent({ taskId: "t1", component: "app", code: 10706, errorCode: -3, reason: "md5 mismatch" }), `{"type":"event","taskId":"t1","component":"app","code":10706,"errorCode":-3,"reason":"md5 mismatch"}`],
+    [encodeResult({ taskId: "t1", component: "app", version: "2.0.0", code: 10705, errorCode: 0, reason: "confirmed" }), `{"type":"result","taskId":"t1","component":"app","version":"2.0.0","code":10705,"errorCode":0,"reason":"confirmed"}`],
+  ];
+  for (const [bytes, golden] of cases) {
+    t.is(dec(bytes), golden);
+    t.is(dec(reencode(parseDeviceMessage(golden))), golden);
+  }
+});
+
+function reencode(m: ReturnType<typeof parseDeviceMessage>): Uint8Array {
+  switch (m.type) {
+    case "request": return encodePlanRequest(m);
+    case "confirm": return encodeConfirm(m);
+    case "event": return encodeEvent(m);
+    case "result": return encodeResult(m);
+  }
+}
+
+test("QuecThing event codes are the SDK's", (t) => {
+  t.deepEqual(Object.values(QuecOtaEvent), [10700, 10701, 10702, 10703, 10704, 10705, 10706]);
+  t.deepEqual(quecTopics("pk", "dn"), { down: "/quec/ota/pk/dn/down", up: "/quec/ota/pk/dn/up" });
+});
+
+const READY: Readings = { batteryPercent: 80, rssi: -70, freeSpace: 0x1e0000 };
+
+test("policy: accepts a plan the device meets, says why it refuses the others", (t) => {
+  t.deepEqual(decidePlan(PLAN, "1.0.0", READY), { accept: true, reason: "accepted" });
+  const no = (p: Partial<Plan>, r: Partial<Readings> = {}, running = "1.0.0") => decidePlan({ ...PLAN, ...p }, running, { ...READY, ...r });
+  t.regex(no({}, { batteryPercent: 10 }).reason, /battery 10% is below 30%/);
+  t.regex(no({}, { batteryPercent: undefined }).reason, /needs a battery reading/);
+  t.regex(no({}, { rssi: -110 }).reason, /signal -110 dBm is below -100 dBm/);
+  t.regex(no({ requiredSpace: 4 * 1024 * 1024 }).reason, /plan needs 4194304 bytes, the slot has 1966080/);
+  t.regex(no({ sourceVersion: "0.9.0" }).reason, /plan is for version 0\.9\.0, the device runs 1\.0\.0/);
+  t.regex(no({ targetVersion: "1.0.0" }).reason, /not newer/);
+  t.regex(no({ component: "modem" }).reason, /component modem is not updated/);
+  t.false(no({}, { batteryPercent: 10 }).accept);
+});
+
+const HOSTILE: [string, string, RegExp][] = [
+  ["not JSON", "{", /not JSON/],
+  ["unknown type", `{"type":"reboot"}`, /type must be/],
+  ["battery as a string", PLAN_JSON.replace(`"minBattery":30`, `"minBattery":"30"`), /minBattery must be an integer/],
+  ["battery above 100", PLAN_JSON.replace(`"minBattery":30`, `"minBattery":300`), /minBattery 300 out of range/],
+  ["negative space", PLAN_JSON.replace(`"requiredSpace":1048576`, `"requiredSpace":-1`), /requiredSpace -1 out of range/],
+  ["huge space", PLAN_JSON.replace(`"requiredSpace":1048576`, `"requiredSpace":1e300`), /requiredSpace .* out of range/],
+  ["taskId with a slash", PLAN_JSON.replace(`"taskId":"t1"`, `"taskId":"../t"`), /taskId/],
+  ["target version not a version", PLAN_JSON.replace(`"targetVersion":"2.0.0"`, `"targetVersion":"new"`), /targetVersion "new" is not a dotted numeric version/],
+  ["package: ftp URL", PKG_JSON.replace("https://", "ftp://"), /url must be http/],
+  ["package: negative size", PKG_JSON.replace(`"size":262144`, `"size":-1`), /size -1 out of range/],
+  ["package: huge size", PKG_JSON.replace(`"size":262144`, `"size":99999999999`), /out of range/],
+  ["package: size as a string", PKG_JSON.replace(`"size":262144`, `"size":"262144"`), /size must be an integer/],
+  ["package: missing sha256", PKG_JSON.replace(`,"sha256":"${SHA}"`, ""), /missing digest sha256/],
+  ["package: crc32 too short", PKG_JSON.replace(CRC, "6aa5"), /crc32 must be 8 hex/],
+];
+
+for (const [name, payload, reason] of HOSTILE) {
+  test(`hostile cloud message: ${name} -> OtaError(-1)`, (t) => {
+    const e = t.throws(() => parseCloudMessage(payload), { instanceOf: OtaError });
+    t.is(e!.code, -1);
+    t.regex(e!.reason, reason);
+  });
+}
+
+function harness(opts: { manual?: boolean; readings?: Readings; result?: (o: Offer) => UpdateResult } = {}) {
+  const sent: string[] = [];
+  const calls: Offer[] = [];
+  const refusedReasons: string[] = [];
+  const decisions: string[] = [];
+  let progress: QuecPlanClient["progress"] = () => undefined;
+  const c = new QuecPlanClient({
+    send: (p) => sent.push(dec(p)),
+    clock,
+    version: () => "1.0.0",
+    readings: () => opts.readings ?? READY,
+    update: async (o) => {
+      calls.push(o);
+      progress({ phase: "check", bytes: 0, total: o.size, percent: 0 });
+      progress({ phase: "download", bytes: o.size / 2, total: o.size, percent: 45 });
+      progress({ phase: "download", bytes: o.size, total: o.size, percent: 90 });
+      progress({ phase: "verify", bytes: o.size, total: o.size, percent: 97 });
+      progress({ phase: "stage", bytes: o.size, total: o.size, percent: 99 });
+      return opts.result?.(o) ?? { ok: true, errorCode: 0, reason: "staged; restarting into the new image", component: "app", fromVersion: "1.0.0", toVersion: o.version };
+    },
+    manual: opts.manual,
+    onPlan: (_p, d) => decisions.push(d.reason),
+    onRefused: (r) => refusedReasons.push(r),
+    downloading: { minIntervalMs: 0, minStep: 10 },
+  });
+  progress = (p) => c.progress(p);
+  return { c, sent, calls, refusedReasons, decisions };
+}
+
+const codes = (sent: string[]) => sent.map((s) => JSON.parse(s)).map((m) => (m.type === "event" ? m.code : m.type));
+
+test("auto mode: plan -> 10700, confirm, package -> 10701, 10702, 10703, 10704, 10705; then the result after the reboot", async (t) => {
+  const h = harness();
+  h.c.receive(PLAN_JSON);
+  t.is(h.c.state, "awaiting-package");
+  h.c.receive(PKG_JSON);
+  t.is(h.c.state, "updating");
+  const r = await h.c.result();
+  t.true(r?.ok);
+  t.deepEqual(codes(h.sent), [10700, "confirm", 10701, 10702, 10702, 10703, 10704, 10705]);
+  t.is(h.sent[1], `{"type":"confirm","taskId":"t1","component":"app","action":1,"reason":"accepted"}`);
+  t.is(h.sent[3], `{"type":"event","taskId":"t1","component":"app","code":10702,"percent":50}`);
+  t.is(h.sent[4], `{"type":"event","taskId":"t1","component":"app","code":10702,"percent":99}`);
+  t.deepEqual(h.calls[0], {
+    component: "app", version: "2.0.0", url: "https://ota.example.com/app-2.0.0.bin", size: 262144, md5: MD5, crc32: CRC, sha256: SHA,
+    minBattery: 30, minSignal: -100, requiredSpace: 1048576,
+  });
+  t.deepEqual(h.c.memo, { taskId: "t1", component: "app", version: "2.0.0" });
+  // After the reboot the application hands the memo back with agent.boot()'s report.
+  const after = harness();
+  after.c.start({ version: "2.0.0", slot: "ota_1", imageState: "valid", lastUpdate: { ok: true, errorCode: 0, reason: "confirmed", component: "app", fromVersion: "1.0.0", toVersion: "2.0.0" } }, h.c.memo);
+  t.deepEqual(after.sent, [`{"type":"result","taskId":"t1","component":"app","version":"2.0.0","code":10705,"errorCode":0,"reason":"confirmed"}`]);
+});
+
+test("a failed update ends with 10706 and its error code", async (t) => {
+  const h = harness({ result: (o) => ({ ok: false, errorCode: -3, reason: "sha256 mismatch", component: "app", fromVersion: "1.0.0", toVersion: o.version }) });
+  h.c.receive(PLAN_JSON);
+  h.c.receive(PKG_JSON);
+  await h.c.result();
+  t.is(h.sent.at(-1), `{"type":"event","taskId":"t1","component":"app","code":10706,"errorCode":-3,"reason":"sha256 mismatch"}`);
+  t.is(h.c.state, "idle");
+  t.is(h.c.memo, undefined);
+});
+
+test("policy refusal: confirm with action 0 and the reason; a package after it is ignored", (t) => {
+  const h = harness({ readings: { ...READY, batteryPercent: 12 } });
+  h.c.receive(PLAN_JSON);
+  t.is(h.sent[1], `{"type":"confirm","taskId":"t1","component":"app","action":0,"reason":"battery 12% is below 30%"}`);
+  h.c.receive(PKG_JSON);
+  t.deepEqual(h.calls, []);
+  t.regex(h.refusedReasons[0], /no accepted plan waits/);
+});
+
+test("manual mode waits for accept() from the application", async (t) => {
+  const h = harness({ manual: true });
+  h.c.receive(PLAN_JSON);
+  t.is(h.c.state, "awaiting-accept");
+  t.deepEqual(codes(h.sent), [10700]);
+  h.c.receive(PKG_JSON); // no confirm yet: ignored
+  t.deepEqual(h.calls, []);
+  h.c.accept();
+  t.is(h.sent.at(-1), `{"type":"confirm","taskId":"t1","component":"app","action":1,"reason":"accepted by the application"}`);
+  h.c.receive(PKG_JSON);
+  t.true((await h.c.result())?.ok);
+  t.throws(() => h.c.accept(), { instanceOf: OtaError });
+});
+
+test("manual mode: refuse() answers action 0", (t) => {
+  const h = harness({ manual: true });
+  h.c.receive(PLAN_JSON);
+  h.c.refuse("user said later");
+  t.is(h.sent.at(-1), `{"type":"confirm","taskId":"t1","component":"app","action":0,"reason":"user said later"}`);
+  t.is(h.c.state, "idle");
+});
+
+test("hostile or mismatched messages change nothing", (t) => {
+  const h = harness();
+  h.c.receive("not json");
+  h.c.receive(PKG_JSON); // no plan
+  h.c.receive(PLAN_JSON);
+  h.c.receive(PKG_JSON.replace(`"version":"2.0.0"`, `"version":"3.0.0"`)); // not the plan's version
+  h.c.receive(PKG_JSON.replace(`"taskId":"t1"`, `"taskId":"t9"`));
+  h.c.receive(PKG_JSON.replace("https://", "gopher://"));
+  t.deepEqual(h.calls, []);
+  t.is(h.c.state, "awaiting-package");
+  t.is(h.refusedReasons.length, 5);
+  t.regex(h.refusedReasons[0], /not JSON/);
+  t.regex(h.refusedReasons[2], /does not match plan t1\/app\/2\.0\.0/);
+  t.regex(h.refusedReasons[4], /url must be http/);
+});
