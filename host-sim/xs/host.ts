@@ -140,6 +140,8 @@ interface HostEvent {
   payload?: Uint8Array;
   /** HTTP events are dropped when the request was closed meanwhile. */
   request?: number;
+  /** haltAfterQueued(): not delivered; the run ends "halted" with this reason. */
+  halt?: string;
 }
 
 interface HostTimer {
@@ -356,6 +358,11 @@ export class XsEngine {
           await this.waitForWork(deadline);
           continue;
         }
+        if (event.halt !== undefined) {
+          this.stop = { outcome: "halted", reason: event.halt };
+          await worker.kill();
+          break;
+        }
         let r: RunResult;
         try {
           r = await worker.command(encodeEvent(event.kind, event.a, event.b, event.c, event.payload));
@@ -386,6 +393,13 @@ export class XsEngine {
       if (r.outcome !== "restart" || results.length >= maxBoots) return results;
       await this.reboot();
     }
+  }
+
+  /** Stops the board from outside a request (e.g. the network simulation decides the power is
+   * lost after handing over a last body chunk): the events queued so far are still delivered,
+   * then the worker is killed and the run ends "halted" with `reason`. */
+  haltAfterQueued(reason: string): void {
+    this.push({ kind: -1, halt: reason });
   }
 
   async close(): Promise<void> {
