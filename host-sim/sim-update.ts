@@ -5,7 +5,7 @@
 // operation K (before / torn-write / torn-erase), a failing self-test, an oversize offer.
 
 import { Agent } from "../src/agent/agent.ts";
-import type { BootReport, Progress, UpdateResult } from "../src/agent/types.ts";
+import type { BootReport, Phase, Progress, UpdateResult } from "../src/agent/types.ts";
 import { profile as boardProfile } from "./boards/profiles.ts";
 import { SimBoard } from "./board.ts";
 import { buildTestImage } from "./image-builder.ts";
@@ -13,14 +13,17 @@ import { UpdateServer, type ServerFaults, type OfferJson } from "./server.ts";
 import { HttpMeter } from "./http-meter.ts";
 import { nodeHttp } from "./node-http.ts";
 import { NodeClock } from "./node-clock.ts";
-import { NoBootableImage } from "./bootloader/esp-idf.ts";
+import { NoBootableImage, type BootOutcome } from "./bootloader/esp-idf.ts";
 import { PowerCut, type CutMode } from "./flash/nor-flash.ts";
 import { findPartition } from "../src/flash/partition-table.ts";
 import { digestsOf } from "./server.ts";
+import { XsBoardEngine } from "./xs/sim-engine.ts";
+import type { RuntimeArgs, RuntimeResult } from "./xs/runtime-protocol.ts";
 
 export interface SimUpdateOptions {
   board?: string;
-  /** Where the runtime runs: V8 in this process, or the XS engine in an xsnap worker. */
+  /** Where the runtime runs: V8 in this process, or the XS engine in an xsnap worker (one fresh
+   * worker per power-on, see host-sim/xs/sim-engine.ts). */
   engine?: "node" | "xs";
   /** Flash image file: created with 1.0.0 if missing, reopened otherwise. */
   flash?: string;
@@ -99,7 +102,9 @@ export const DEFAULT_SIZE = 1024 * 1024;
 
 export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateReport> {
   const t0 = performance.now();
-  if (o.engine === "xs") throw new Error("engine xs is not wired into sim update yet");
+  if (o.engine === "xs" && (o.onBootReport || o.deliver)) {
+    throw new Error("sim update: the onBootReport and deliver hooks drive the agent in Node; engine xs does not support them");
+  }
   const prof = boardProfile(o.board ?? "esp32-4mb");
   const fromVersion = o.fromVersion ?? "1.0.0";
   const toVersion = o.toVersion ?? "2.0.0";
@@ -142,7 +147,9 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   let bootedVersion = "";
   let imageState = "none";
   let clock = new NodeClock(seed);
+  let xs: XsBoardEngine | undefined;
   try {
+    if (o.engine === "xs") xs = await XsBoardEngine.start(board, meter.wrap(nodeHttp), log);
     for (; boots < (o.maxBoots ?? 40); ) {
       boots++;
       clock.stopAll();
@@ -151,11 +158,17 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
       let powerLost!: () => void;
       const lost = new Promise<"lost">((resolve) => (powerLost = () => resolve("lost")));
       meter.onPowerLoss = () => {
+        if (xs) {
+          // The chunk handed over before the loss is still delivered, as in Node it is handled
+          // synchronously; then the worker stops.
+          xs.haltAfterQueued("power lost");
+          return;
+        }
         board.flash.powerOff();
         powerLost();
       };
       const onInterruption = () => void interruptions++;
-      const step = await powerOn(board, async (agent) => {
+      const step = xs ? await xsPowerOn(xs) : await powerOn(board, async (agent) => {
         const r = await agent.boot();
         bootedSlot = r.slot;
         bootedVersion = r.version;
@@ -199,8 +212,83 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     imageState = "none";
   } finally {
     clock.stopAll();
+    await xs?.close();
     await server.close();
   }
+  /** One power-on on engine "xs": the bootloader here, then the runtime in a fresh XS worker. The
+   * same decisions as the Node closure above, from the runtime's boot event and result. */
+  async function xsPowerOn(engine: XsBoardEngine): Promise<Step> {
+    let boot: BootOutcome;
+    try {
+      boot = board.boot();
+    } catch (e) {
+      if (e instanceof PowerCut || board.flash.isDead) return "lost";
+      throw e;
+    }
+    for (const line of boot.log) log(`bootloader: ${line}`);
+    let reported = false;
+    const settledVersion = offered ? toVersion : undefined;
+    engine.onEvent = (e) => {
+      switch (e.kind) {
+        case "boot": {
+          const r = e.report;
+          reported = true;
+          bootedSlot = r.slot;
+          bootedVersion = r.version;
+          imageState = r.imageState;
+          o.onBoot?.({ board, slot: r.slot, version: r.version, fellBack: false });
+          const settled = offered && r.version === toVersion && (r.imageState === "valid" || r.imageState === "undefined");
+          if (!r.lastUpdate && !settled) offered = true;
+          break;
+        }
+        case "progress":
+          o.onProgress?.({ phase: e.phase as Phase, bytes: e.bytes, total: e.total, percent: e.percent });
+          break;
+        case "interruption":
+          interruptions++;
+          log(`download interrupted, resuming at ${e.at}: ${e.reason}`);
+          break;
+        case "log":
+          log(`${e.level}: ${e.message}`);
+          break;
+      }
+    };
+    const args: RuntimeArgs = {
+      layout: board.entries.map((e) => ({ label: e.label, type: e.type, subtype: e.subtype, address: e.address, size: e.size })),
+      runningSlot: boot.slot,
+      offer,
+      settledVersion,
+      failSelfTest: o.failSelfTest === true,
+      toVersion,
+      battery: board.readings.battery,
+      download: { stallMs: o.stallMs ?? 1000, backoffMs: o.backoffMs ?? 20, backoffMaxMs: 200 },
+      progress: o.onProgress !== undefined,
+      verbose: o.log !== undefined,
+    };
+    const r = await engine.powerOn(args);
+    switch (r.outcome) {
+      case "restart":
+        if (!reported) {
+          // boot() restarted (rollback, or a re-stage): Node reports this boot before its restart.
+          bootedSlot = boot.slot;
+          bootedVersion = boot.image.appDesc.version;
+          o.onBoot?.({ board, slot: boot.slot, version: boot.image.appDesc.version, fellBack: false });
+        }
+        return "restart";
+      case "halted":
+        return "lost";
+      case "error":
+        throw new Error(`engine xs: ${r.error?.name}: ${r.error?.message}${r.error?.stack ? `\n${r.error.stack}` : ""}`);
+      case "done": {
+        const v = r.value as RuntimeResult;
+        if (v.boot.lastUpdate) outcome = v.boot.lastUpdate;
+        else if (!v.update) outcome = { ok: true, errorCode: 0, reason: `device reports ${v.boot.version} confirmed`, component: "app", fromVersion, toVersion };
+        else if (!v.update.ok) outcome = v.update;
+        return "done";
+      }
+    }
+  }
+
   const slotBytes = bootedSlot ? board.partition(bootedSlot).read(0, Math.min(image.length, board.partition(bootedSlot).geometry.size)) : new Uint8Array();
   const report: SimUpdateReport = {
     ok: outcome?.ok ?? false,

@@ -1,0 +1,139 @@
+// XsServices on a simulated board (host-sim/board.ts): what the XS engine serves to the runtime
+// bundle during one power-on of `xs-ota sim update --engine xs`.
+// - flash: the ESP32 natives' names (moddable-sdk.md §1): "running" (the slot the bootloader
+//   booted, opened read-only by the platform), "nextota" (esp_ota_get_next_update_partition: the
+//   OTA slot after the running one), "xs" (the first partition of type 0x40 subtype 0x01: the
+//   journal, "otajournal"), and data partitions by label ("otadata", "nvs", ...). The partitions
+//   are views of the board's NorFlash, opened on the chip of the current power-on; a PowerCut
+//   (planned cut, or power already lost) becomes XsHaltError, so the worker dies inside the call.
+// - preference: the board's kvStore (buffers of the domain "xsota" under their key, as the node
+//   engine stores them; other domains as "domain/key"), other value types in memory.
+// - http: the HttpPort given (the sim's HttpMeter around node:http: byte counts, deterministic
+//   chunks, --reboot-at).
+// - digests: node:crypto (the engine's default). system: restart marks the board; RSSI from the
+//   board's readings.
+
+import type { HttpHeaders, HttpPort, HttpRequest } from "../../src/ports.ts";
+import type { SimBoard } from "../board.ts";
+import { PowerCut } from "../flash/nor-flash.ts";
+import { XsHaltError, type PreferenceValue, type XsFlashPartition, type XsHttpService, type XsServices } from "./services.ts";
+
+const APP = 0x00;
+const DATA = 0x01;
+const XS_TYPE = 0x40;
+const XS_SUBTYPE = 0x01;
+const OTA_FIRST = 0x10;
+const OTA_LAST = 0x1f;
+const DEFAULT_DOMAIN = "xsota";
+
+/** Runs a flash operation; a power cut stops the board (the worker) inside the call. */
+function guard<T>(board: SimBoard, op: () => T): T {
+  if (board.flash.isDead) throw new XsHaltError(`power cut at flash operation ${board.flash.ops}`);
+  try {
+    return op();
+  } catch (e) {
+    if (e instanceof PowerCut || board.flash.isDead) throw new XsHaltError(e instanceof Error ? e.message : String(e));
+    // FlashRuleError and bounds errors: an Error in XS with the same message.
+    throw new Error(e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** The label the ESP32 natives open under `path`, or undefined ("can't find partition"). */
+export function labelOf(board: SimBoard, path: string): string | undefined {
+  const entries = board.entries;
+  if (path === "running") return board.running || undefined;
+  if (path === "nextota") {
+    const slots = entries.filter((e) => e.type === APP && e.subtype >= OTA_FIRST && e.subtype <= OTA_LAST).sort((a, b) => a.subtype - b.subtype);
+    if (slots.length === 0) return undefined;
+    const i = slots.findIndex((e) => e.label === board.running);
+    return slots[(i + 1) % slots.length].label;
+  }
+  if (path === "xs") return entries.find((e) => e.type === XS_TYPE && e.subtype === XS_SUBTYPE)?.label;
+  return entries.find((e) => e.type === DATA && e.label === path)?.label;
+}
+
+export function boardServices(board: SimBoard, http: HttpPort): XsServices {
+  const others = new Map<string, PreferenceValue>();
+  const kvKey = (domain: string, key: string): string => (domain === DEFAULT_DOMAIN ? key : `${domain}/${key}`);
+
+  const httpService: XsHttpService = {
+    request(req, sink) {
+      const headers: HttpHeaders = {};
+      for (const [name, value] of req.headers) {
+        const k = name.toLowerCase();
+        if (k === "host" || k === "connection") continue;
+        headers[k] = k in headers ? `${headers[k]}, ${value}` : value;
+      }
+      const request: HttpRequest = {
+        url: `${req.scheme}://${req.host}:${req.port}${req.path}`,
+        method: req.method as HttpRequest["method"],
+        headers,
+      };
+      if (req.body) request.body = req.body;
+      const exchange = http.request(request, {
+        response: (status, h) => sink.status(status, Object.entries(h)),
+        data: (chunk) => sink.data(chunk),
+        end: () => sink.end(),
+        error: (reason) => sink.error(reason),
+      });
+      return { abort: () => exchange.abort() };
+    },
+  };
+
+  return {
+    flash: {
+      open(path: string): XsFlashPartition {
+        const label = labelOf(board, path);
+        if (!label) throw new Error("can't find partition");
+        const entry = board.entries.find((e) => e.label === label)!;
+        const blockSize = board.profile.sectorSize;
+        const view = guard(board, () => board.partition(label));
+        return {
+          size: entry.size,
+          blockSize,
+          read: (offset, length) => guard(board, () => view.read(offset, length)),
+          write: (offset, data) => guard(board, () => view.write(offset, data)),
+          eraseBlocks: (start, end) => guard(board, () => view.erase(start * blockSize, (end - start) * blockSize)),
+        };
+      },
+      labels: () => board.entries.map((e) => e.label),
+    },
+    preference: {
+      get(domain, key) {
+        const k = kvKey(domain, key);
+        const bytes = board.kvStore.get(k);
+        return bytes ? bytes.slice() : others.get(k);
+      },
+      set(domain, key, value) {
+        const k = kvKey(domain, key);
+        if (value instanceof Uint8Array) {
+          others.delete(k);
+          board.kvStore.set(k, value.slice());
+        } else {
+          board.kvStore.delete(k);
+          others.set(k, value);
+        }
+      },
+      delete(domain, key) {
+        const k = kvKey(domain, key);
+        board.kvStore.delete(k);
+        others.delete(k);
+      },
+      keys(domain) {
+        const out: string[] = [];
+        const prefix = domain === DEFAULT_DOMAIN ? "" : `${domain}/`;
+        for (const k of new Set([...board.kvStore.keys(), ...others.keys()])) {
+          if (domain === DEFAULT_DOMAIN ? !k.includes("/") : k.startsWith(prefix)) out.push(k.slice(prefix.length));
+        }
+        return out;
+      },
+    },
+    http: httpService,
+    system: {
+      restart: () => {
+        board.restartRequested = true;
+      },
+      net: (name) => (name === "RSSI" ? board.readings.rssi : undefined),
+    },
+  };
+}

@@ -1,0 +1,84 @@
+// The runtime script host-sim's XS engine evaluates (built from host-sim/xs/runtime-entry.ts by
+// rollup, see bundles.ts): dist/host-sim/xs/xs-ota-runtime.js.
+// - From the built package (dist/host-sim/xs/runtime-bundle.js): the file next to this one,
+//   written by `npm run build` (prepare).
+// - From the sources (tsx: tests, `npx tsx host-sim/...`): the same file, rebuilt first when it is
+//   missing or older than the sources it is built from, so tests never run a stale bundle.
+//   Concurrent processes (ava runs test files in parallel) build it once, under a lock directory.
+
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const FROM_SOURCE = import.meta.url.endsWith(".ts");
+const ROOT = FROM_SOURCE ? path.resolve(HERE, "../..") : path.resolve(HERE, "../../..");
+/** Where the runtime script is. */
+export const XS_RUNTIME_PATH = FROM_SOURCE ? path.join(ROOT, "dist/host-sim/xs/xs-ota-runtime.js") : path.join(HERE, "xs-ota-runtime.js");
+
+let cached: Promise<string> | undefined;
+
+/** The runtime script's source (built first when running from stale sources). */
+export function xsRuntimeBundle(): Promise<string> {
+  cached ??= load().catch((e) => {
+    cached = undefined;
+    throw e;
+  });
+  return cached;
+}
+
+async function load(): Promise<string> {
+  if (FROM_SOURCE && stale()) await rebuild();
+  if (!existsSync(XS_RUNTIME_PATH)) {
+    throw new Error(`the XS runtime bundle ${XS_RUNTIME_PATH} is missing: run npm run build (rollup -c)`);
+  }
+  return readFileSync(XS_RUNTIME_PATH, "utf8");
+}
+
+/** Sources of the bundle: src/ and the host-sim/xs files the build reads. */
+function newestSource(): number {
+  let newest = 0;
+  const visit = (p: string): void => {
+    const st = statSync(p);
+    if (st.isDirectory()) for (const e of readdirSync(p)) visit(path.join(p, e));
+    else if (p.endsWith(".ts")) newest = Math.max(newest, st.mtimeMs);
+  };
+  visit(path.join(ROOT, "src"));
+  for (const f of ["runtime-entry.ts", "runtime-protocol.ts", "moddable-globals.ts", "bundles.ts"]) visit(path.join(ROOT, "host-sim/xs", f));
+  return newest;
+}
+
+function stale(): boolean {
+  return !existsSync(XS_RUNTIME_PATH) || statSync(XS_RUNTIME_PATH).mtimeMs < newestSource();
+}
+
+async function rebuild(): Promise<void> {
+  const lock = `${XS_RUNTIME_PATH}.lock`;
+  mkdirSync(path.dirname(lock), { recursive: true });
+  const started = Date.now();
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      // Another process builds; a lock older than two minutes is left over from a killed one.
+      let age = 0;
+      try {
+        age = Date.now() - statSync(lock).mtimeMs;
+      } catch {
+        continue; // released meanwhile
+      }
+      if (age > 120_000) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() - started > 180_000) throw new Error(`timed out waiting for ${lock}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  try {
+    if (!stale()) return;
+    const { buildXsRuntime } = await import("./bundles.ts");
+    await buildXsRuntime(XS_RUNTIME_PATH);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,62 @@
+// The entry of the script bundle host-sim runs inside the XS engine (engine "xs" of
+// `xs-ota sim update`): one call of globalThis.main is one power-on of the simulated board after
+// its bootloader ran. Built by rollup (rollup.config.mjs, host-sim/xs/bundles.ts) with
+// moddableGlobals(): the Moddable specifiers resolve to host-sim's shims, everything else is the
+// portable runtime (src/) and its Moddable platform layer (src/platform/moddable/), as on a device.
+//
+//   main(args) -> { boot, update? }     (JSON)
+//
+// - The platform is built with buildModdablePlatform from the flash module the build has
+//   (embedded:storage/flash, else flash) and net; the running slot comes from the host, whose
+//   bootloader knows which slot it booted (a device asks ESP-IDF through FFI, see examples/esp32).
+// - boot() settles what the last power-on left; unless it restarted (the worker dies inside
+//   restart(), so main never returns) or it reports the last update, update(args.offer) runs.
+// - Events the host counts or shows (boot report, progress, interruptions) are sent as trace()
+//   lines starting with EVENT_PREFIX, in the order they happen (host-sim/sim-update.ts parses them).
+//
+// Type-checked by tsconfig.moddable.json (XS globals, Moddable declarations, no Node).
+
+import { Agent } from "../../src/agent/agent.ts";
+import type { LogPort } from "../../src/ports.ts";
+import { buildModdablePlatform } from "../../src/platform/moddable/index.ts";
+import { loadFlashBackend } from "../../src/platform/moddable/flash-select.ts";
+import { loadNet } from "../../src/platform/moddable/system.ts";
+import { EVENT_PREFIX, type RuntimeArgs, type RuntimeEvent, type RuntimeResult } from "./runtime-protocol.ts";
+
+function emit(event: RuntimeEvent): void {
+  trace(`${EVENT_PREFIX}${JSON.stringify(event)}\n`);
+}
+
+async function main(args: RuntimeArgs): Promise<RuntimeResult> {
+  const flash = await loadFlashBackend(args.flashModule ?? "auto");
+  const net = await loadNet();
+  const verbose = args.verbose === true;
+  const log: LogPort = {
+    log(level, message) {
+      if (verbose || level === "warn" || level === "error") emit({ kind: "log", level, message });
+    },
+  };
+  const battery = args.battery;
+  const platform = buildModdablePlatform(
+    { layout: args.layout, runningSlot: args.runningSlot, log, battery: () => battery },
+    net ? { flash, net } : { flash },
+  );
+  const failSelfTest = args.failSelfTest === true;
+  const agent: Agent = new Agent({
+    platform,
+    selfTest: (): boolean => !(failSelfTest && agent.runningVersion() === args.toVersion),
+    onProgress: args.progress ? (p) => emit({ kind: "progress", phase: p.phase, bytes: p.bytes, total: p.total, percent: p.percent }) : undefined,
+    download: args.download,
+    onInterruption: (reason, at) => emit({ kind: "interruption", reason, at }),
+  });
+  const boot = await agent.boot();
+  emit({ kind: "boot", report: boot });
+  if (boot.lastUpdate) return { boot };
+  if (args.settledVersion !== undefined && boot.version === args.settledVersion && (boot.imageState === "valid" || boot.imageState === "undefined")) {
+    return { boot };
+  }
+  const update = await agent.update(args.offer);
+  return { boot, update };
+}
+
+(globalThis as { main?: (args: RuntimeArgs) => Promise<RuntimeResult> }).main = main;

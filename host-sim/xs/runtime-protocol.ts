@@ -1,0 +1,49 @@
+// What host-sim/xs/runtime-entry.ts (inside XS) and host-sim/sim-update.ts (the host) exchange:
+// the arguments of one power-on, its result, and the events sent as trace() lines.
+// Plain ECMAScript and types only: compiled for both sides.
+
+import type { BootReport, UpdateResult } from "../../src/agent/types.ts";
+import type { PartitionInfo } from "../../src/ports.ts";
+
+/** trace() lines carrying an event for the host: EVENT_PREFIX + JSON + "\n". */
+export const EVENT_PREFIX = "\u0001xs-ota-event ";
+
+export interface RuntimeArgs {
+  /** The partition table (the board's, as a device's firmware is built with it). */
+  layout: PartitionInfo[];
+  /** Label of the slot the bootloader booted. */
+  runningSlot: string;
+  /** The update offer (JSON, as the cloud sends it). */
+  offer: unknown;
+  /** Skip update() when the running image is this version and confirmed (the update settled
+   * but its report was lost with a power cut). */
+  settledVersion?: string;
+  /** The self-test fails when the running version is `toVersion`. */
+  failSelfTest?: boolean;
+  toVersion?: string;
+  battery?: number;
+  download?: { stallMs?: number; backoffMs?: number; backoffMaxMs?: number; maxFailures?: number };
+  /** "auto" (default): embedded:storage/flash, else the legacy flash module. */
+  flashModule?: "auto" | "embedded:storage/flash" | "flash";
+  /** Forward progress events (each costs a little XS work: off for measurements). */
+  progress?: boolean;
+  /** Forward every log line (default: warn and error only). */
+  verbose?: boolean;
+}
+
+export interface RuntimeResult {
+  boot: BootReport;
+  update?: UpdateResult;
+}
+
+export type RuntimeEvent =
+  | { kind: "boot"; report: BootReport }
+  | { kind: "progress"; phase: string; bytes: number; total: number; percent: number }
+  | { kind: "interruption"; reason: string; at: number }
+  | { kind: "log"; level: string; message: string };
+
+/** Parses one trace() text; undefined when it is not an event. */
+export function parseRuntimeEvent(text: string): RuntimeEvent | undefined {
+  if (!text.startsWith(EVENT_PREFIX)) return undefined;
+  return JSON.parse(text.slice(EVENT_PREFIX.length)) as RuntimeEvent;
+}

@@ -1,0 +1,58 @@
+// Engine "xs" of `xs-ota sim update`: every power-on of the simulated board is one fresh XS
+// worker (xsnap) that evaluates the runtime bundle (runtime-entry.ts) and runs main(args) once,
+// with the board served through boardServices(). A restart kills the worker inside the call; the
+// next power-on boots a new worker on the same flash.
+
+import type { HttpPort } from "../../src/ports.ts";
+import type { SimBoard } from "../board.ts";
+import { boardServices } from "./board-services.ts";
+import { startXsEngine, type XsEngine, type XsRunResult } from "./host.ts";
+import { xsRuntimeBundle } from "./runtime-bundle.ts";
+import { parseRuntimeEvent, type RuntimeArgs, type RuntimeEvent } from "./runtime-protocol.ts";
+
+export class XsBoardEngine {
+  /** Receives the runtime's events (boot report, progress, interruptions, log lines) as they happen. */
+  onEvent: ((e: RuntimeEvent) => void) | undefined;
+  private engine!: XsEngine;
+  private fresh = true;
+
+  private constructor(private readonly log: (line: string) => void) {}
+
+  static async start(board: SimBoard, http: HttpPort, log: (line: string) => void = () => undefined): Promise<XsBoardEngine> {
+    const self = new XsBoardEngine(log);
+    self.engine = await startXsEngine({
+      bundleCode: await xsRuntimeBundle(),
+      services: boardServices(board, http),
+      name: "xs-ota-sim",
+      onTrace: (text) => self.trace(text),
+    });
+    return self;
+  }
+
+  /** One power-on after the bootloader: main(args) in a fresh worker. */
+  async powerOn(args: RuntimeArgs): Promise<XsRunResult> {
+    if (!this.fresh) await this.engine.reboot();
+    this.fresh = false;
+    return this.engine.run(args);
+  }
+
+  /** The power is lost: the events already queued reach XS, then the worker stops ("halted"). */
+  haltAfterQueued(reason: string): void {
+    this.engine.haltAfterQueued(reason);
+  }
+
+  /** The XS engine (measurements). */
+  get xs(): XsEngine {
+    return this.engine;
+  }
+
+  close(): Promise<void> {
+    return this.engine.close();
+  }
+
+  private trace(text: string): void {
+    const event = parseRuntimeEvent(text);
+    if (event) this.onEvent?.(event);
+    else this.log(`xs: ${text.replace(/\n$/, "")}`);
+  }
+}
