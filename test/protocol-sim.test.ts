@@ -99,6 +99,17 @@ test("mqtt: a power cut in the middle of the download resumes after the reboot o
   t.is(r.protocolLog.filter((e) => e.channel.includes("/upgrade/")).length, 2);
 });
 
+for (const protocol of ["plan", "http"] as Protocol[]) {
+  test(`${protocol}: power lost while downloading, and a cut at a flash operation, still end on 2.0.0`, async (t) => {
+    const lost = await run({ protocol, rebootAt: [60_000] });
+    t.true(lost.r.ok, lost.r.reason);
+    t.is(lost.r.interruptions, 1);
+    const cut = await run({ protocol, cutAt: [40] });
+    t.true(cut.r.ok, cut.r.reason);
+    t.is(cut.r.bootedVersion, "2.0.0");
+  });
+}
+
 // ---- rejections: low battery, weak signal, too little space ----------------------------------
 
 const REJECTIONS: [string, Partial<SimProtocolOptions>, RegExp][] = [

@@ -154,9 +154,11 @@ export async function simProtocolUpdate(o: SimProtocolOptions): Promise<SimProto
   let sent = 0;
   const received = () => (alibaba?.log ?? quec?.log ?? manifest?.log)!.entries.filter((e) => e.dir === "device->cloud").length;
 
+  // A board without power sends nothing: its radio went down with it.
   const counting = (mqtt: NodeMqttPort): NodeMqttPort => ({
     ...mqtt,
     publish: (topic, payload) => {
+      if (board.flash.isDead) return;
       sent++;
       mqtt.publish(topic, payload);
     },
@@ -168,7 +170,7 @@ export async function simProtocolUpdate(o: SimProtocolOptions): Promise<SimProto
     let settle: ((r: UpdateResult) => void) | undefined;
     const client = new AlibabaOtaClient({
       mqtt, clock, productKey: pk, deviceName: dn,
-      version: () => agent.runningVersion(),
+      version: () => report.version,
       update: (offer) => agent.update(offer),
       progress,
       onRefused: (reason) => {
@@ -205,7 +207,7 @@ export async function simProtocolUpdate(o: SimProtocolOptions): Promise<SimProto
     const client: QuecPlanClient = new QuecPlanClient({
       send: mqttSender(mqtt, topics.up),
       clock,
-      version: () => agent.runningVersion(),
+      version: () => report.version,
       readings: () => readings(agent),
       update: (offer) => agent.update(offer),
       manual: o.manual,
@@ -256,6 +258,7 @@ export async function simProtocolUpdate(o: SimProtocolOptions): Promise<SimProto
     const server = manifest!;
     const reporter = new HttpReporter(nodeHttp, clock, server.reportUrl);
     const post = (step: number, desc: string) => {
+      if (board.flash.isDead) return;
       sent++;
       reporter.send(encodeProgress({ id: String(sent), step, desc }));
     };
@@ -273,7 +276,7 @@ export async function simProtocolUpdate(o: SimProtocolOptions): Promise<SimProto
         }
         const poller = new ManifestPoller({
           http: nodeHttp, clock, url: server.manifestUrl,
-          version: () => agent.runningVersion(),
+          version: () => report.version,
           readings: () => readings(agent),
           update: async (accepted) => {
             steps = new ProgressReporter({ clock, send: post, ...progress });

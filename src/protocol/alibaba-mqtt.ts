@@ -427,16 +427,20 @@ export class AlibabaOtaClient {
     } catch (e) {
       r = { ok: false, errorCode: ErrorCode.UpdateFailed, reason: errorMessage(e), component: offer.component, fromVersion: this.o.version(), toVersion: offer.version };
     }
-    if (r.ok) {
-      // Staged: the device restarts; 100 follows from start() once the new image confirmed.
-      reporter.stop();
-      if (reporter.last < 99) this.publishProgress(99, r.reason);
-    } else {
-      reporter.fail(r.errorCode === 0 ? ErrorCode.UpdateFailed : r.errorCode, r.reason);
-      this.inform();
-    }
     this.reporter = undefined;
     this.running = undefined;
+    try {
+      if (r.ok) {
+        // Staged: the device restarts; 100 follows from start() once the new image confirmed.
+        reporter.stop();
+        if (reporter.last < 99) this.publishProgress(99, r.reason);
+      } else {
+        reporter.fail(r.errorCode === 0 ? ErrorCode.UpdateFailed : r.errorCode, r.reason);
+        this.inform();
+      }
+    } catch {
+      // The link (or the board) went away with the update: the next start() reports the outcome.
+    }
     this.o.onResult?.(r);
     return r;
   }

@@ -442,13 +442,17 @@ export class QuecPlanClient {
     }
     this.reporter?.stop();
     this.reporter = undefined;
-    if (r.ok) {
-      this.once("downloaded", () => this.downloaded(plan));
-      this.once("updating", () => this.event(plan, QuecOtaEvent.Updating, {}));
-      this.memo = { taskId: plan.taskId, component: plan.component, version: offer.version };
-      this.event(plan, QuecOtaEvent.UpdateOk, { reason: r.reason });
-    } else {
-      this.event(plan, QuecOtaEvent.UpdateFail, { errorCode: r.errorCode, reason: r.reason });
+    if (r.ok) this.memo = { taskId: plan.taskId, component: plan.component, version: offer.version };
+    try {
+      if (r.ok) {
+        this.once("downloaded", () => this.downloaded(plan));
+        this.once("updating", () => this.event(plan, QuecOtaEvent.Updating, {}));
+        this.event(plan, QuecOtaEvent.UpdateOk, { reason: r.reason });
+      } else {
+        this.event(plan, QuecOtaEvent.UpdateFail, { errorCode: r.errorCode, reason: r.reason });
+      }
+    } catch {
+      // The link (or the board) went away with the update: start() reports the outcome later.
     }
     this.st = "idle";
     this.plan = undefined;
