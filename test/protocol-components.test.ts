@@ -102,6 +102,9 @@ test("local upgrade: refusals and misuse are errors that change nothing", async 
   const noDigest = await simLocalUpgrade({ image: (g) => ({ ...g, crc32: undefined as unknown as string }) });
   t.is(noDigest.write, -1);
   t.regex(noDigest.error!.reason, /missing digest crc32/);
+  const badVersion = await simLocalUpgrade({ image: (g) => ({ ...g, version: "two" }) });
+  t.is(badVersion.error?.code, -1);
+  t.regex(badVersion.error!.reason, /not a dotted numeric version/);
   const badName = await simLocalUpgrade({ image: (g) => ({ ...g, name: "http://evil" }) });
   t.regex(badName.error!.reason, /local offer's url/);
   const cancelled = await simLocalUpgrade({ cancelAt: 50_000 });

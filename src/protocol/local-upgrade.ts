@@ -14,6 +14,7 @@
 import type { LocalSession } from "../agent/agent.ts";
 import { ErrorCode, OtaError, errorMessage } from "../agent/errors.ts";
 import type { UpdateResult } from "../agent/types.ts";
+import { orderableVersion } from "./payload.ts";
 
 /** What the sender knows of the image besides its bytes. All three digests are required. */
 export interface LocalImage {
@@ -60,6 +61,7 @@ export class LocalUpgrade {
     return this.guard(() => {
       if (this.flushed) throw new OtaError(ErrorCode.UpdateFailed, "write after flush");
       if (this.total === undefined) {
+        orderableVersion(String(this.image.version), "bad local image");
         this.total = totalSize;
         this.session = this.agent.beginLocal({
           component: this.image.component ?? "app",
