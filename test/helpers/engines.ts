@@ -1,3 +1,3 @@
 // The engines the simulator tests run on: the same tests, once per engine.
-export const ENGINES = ["node"] as const;
+export const ENGINES = ["node", "xs"] as const;
 export type Engine = (typeof ENGINES)[number];
