@@ -127,6 +127,7 @@ function withTimeout(p: Promise<UpdateResult>, ms: number, fallback: () => Updat
 
 export async function simProtocolUpdate(o: SimProtocolOptions): Promise<SimProtocolReport> {
   if (!PROTOCOLS.includes(o.protocol)) throw new Error(`unknown protocol ${o.protocol}: ${PROTOCOLS.join(", ")}`);
+  if (o.engine === "xs") throw new Error("--protocol needs engine node: the dialect clients drive the agent in this process");
   const fromVersion = o.fromVersion ?? "1.0.0";
   const prof = boardProfile(o.board ?? "esp32-4mb");
   const board = o.existing ?? (o.flash && existsSync(o.flash)
