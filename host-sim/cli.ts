@@ -116,12 +116,14 @@ export function program(): Command {
       return m as CutMode;
     }), [...CUT_MODES])
     .addOption(new Option("--cycle <cycle>", "which cycle").choices(["update", "rollback", "both"]).default("both"))
+    .addOption(new Option("--engine <engine>", "where the runtime runs").choices(["node", "xs"]).default("node"))
+    .option("--cut-points <n>", "a sample of N cut points per cycle and mode instead of every operation", int)
     .option("--seed <n>", "seed", int, 1)
     .option("--json", "print one JSON object")
     .action(async (opts) => {
       const cycles: Cycle[] = opts.cycle === "both" ? ["update", "rollback"] : [opts.cycle];
       const report = await torture({
-        size: opts.size, modes: opts.modes, cycles, seed: opts.seed,
+        size: opts.size, modes: opts.modes, cycles, seed: opts.seed, engine: opts.engine, cutPoints: opts.cutPoints,
         onRun: !opts.json && process.stderr.isTTY ? (d, n) => process.stderr.write(`\r${d}/${n} runs`) : undefined,
       });
       if (opts.json) console.log(JSON.stringify(report));

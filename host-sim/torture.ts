@@ -24,6 +24,12 @@ export interface TortureOptions {
   seed?: number;
   /** One run in this many gets a second cut during its recovery (0: none). */
   secondCutEvery?: number;
+  /** Where the runtime runs (simUpdate's engine). Default "node". */
+  engine?: "node" | "xs";
+  /** Which cut points to run per cycle and mode: every flash operation of the uncut cycle
+   * (default), or a sample of this many, spread evenly over the cycle (first and last included;
+   * each mode shifted so that the modes cut at different operations). */
+  cutPoints?: number;
   onRun?: (done: number, total: number) => void;
 }
 
@@ -57,6 +63,7 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
   const cycles = o.cycles ?? ["update", "rollback"];
   const seed = o.seed ?? 1;
   const every = o.secondCutEvery ?? 5;
+  const engine = o.engine ?? "node";
   const oldImage = buildTestImage({ version: "1.0.0", size: BASE_SIZE });
   const newImage = buildTestImage({ version: "2.0.0", size, build: 1 });
   const known = new Map([[sha(oldImage), "1.0.0"], [sha(newImage), "2.0.0"]]);
@@ -68,9 +75,11 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
     if (base.problem) throw new Error(`uncut ${cycle} cycle fails: ${base.problem}`);
     const n = base.ops;
     report.cutPoints[cycle] = n;
-    const total = n * modes.length;
+    const points = (mode: CutMode): number[] =>
+      o.cutPoints === undefined ? Array.from({ length: n }, (_, i) => i + 1) : samplePoints(n, o.cutPoints, modes.indexOf(mode), modes.length);
+    const total = modes.reduce((sum, mode) => sum + points(mode).length, 0);
     for (const mode of modes) {
-      for (let k = 1; k <= n; k++) {
+      for (const k of points(mode)) {
         const runSeed = seed * 1000003 + k * 7 + modes.indexOf(mode);
         const cuts = [k];
         if (every > 0 && (k + modes.indexOf(mode)) % every === 0) cuts.push(k + 1 + rng.int(Math.max(1, n)));
@@ -81,7 +90,7 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
           report.failures++;
           report.firstFailure ??= {
             cycle, cutAt: cuts, mode, seed: runSeed, problem: r.problem,
-            command: `xs-ota sim update --size ${size} --cut-at ${cuts.join(",")} --cut-mode ${mode} --seed ${runSeed}${cycle === "rollback" ? " --fail-self-test" : ""}`,
+            command: `xs-ota sim update --size ${size} --cut-at ${cuts.join(",")} --cut-mode ${mode} --seed ${runSeed}${cycle === "rollback" ? " --fail-self-test" : ""}${engine === "xs" ? " --engine xs" : ""}`,
           };
         }
       }
@@ -105,7 +114,7 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
     try {
       r = await simUpdate({
         existing: board, size, cutAt, cutMode: mode, seed: runSeed, onBoot,
-        failSelfTest: cycle === "rollback", maxBoots: 20,
+        failSelfTest: cycle === "rollback", maxBoots: 20, engine,
       });
     } catch (e) {
       return { ops: board.flash.ops, problem: `threw: ${e instanceof Error ? e.message : String(e)}` };
@@ -119,4 +128,16 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
     if (oldSlot() !== sha(oldImage)) problems.push("old slot modified");
     return { ops: board.flash.ops, problem: problems[0] };
   }
+}
+
+/** `count` of the operations 1..n, evenly spread (1 and n included), shifted by part
+ * `shift / parts` of the step so that each mode samples different operations. */
+export function samplePoints(n: number, count: number, shift = 0, parts = 1): number[] {
+  if (count >= n) return Array.from({ length: n }, (_, i) => i + 1);
+  if (count <= 1) return [1];
+  const step = (n - 1) / (count - 1);
+  const offset = Math.floor((step * shift) / Math.max(1, parts));
+  const out = new Set<number>();
+  for (let i = 0; i < count; i++) out.add(Math.min(n, Math.max(1, Math.round(1 + i * step) + (i > 0 && i < count - 1 ? offset : 0))));
+  return [...out].sort((a, b) => a - b);
 }
