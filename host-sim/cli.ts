@@ -7,6 +7,7 @@ import { simUpdate, DEFAULT_SIZE, type SimUpdateOptions, type SimUpdateReport } 
 import { CUT_MODES, type CutMode } from "./flash/nor-flash.ts";
 import { progressBar } from "./progress.ts";
 import { torture, type Cycle } from "./torture.ts";
+import { simProtocolUpdate, PROTOCOLS, type Protocol } from "./cloud/sim-protocol.ts";
 
 function int(v: string): number {
   const n = Number(v);
@@ -92,6 +93,14 @@ export function program(): Command {
     .option("--cut-at <k>", "cut power at flash operation K (list allowed)", intList)
     .addOption(new Option("--cut-mode <mode>", "how the cut lands").choices(CUT_MODES as string[]).default("before"))
     .option("--seed <n>", "seed for cuts and jitter", int, 1)
+    .addOption(new Option("--protocol <dialect>", "how the offer reaches the device").choices(["direct", ...PROTOCOLS]).default("direct"))
+    .addOption(new Option("--broker <broker>", "MQTT broker: aedes (embedded), mosquitto, or an mqtt:// URL").default("aedes"))
+    .option("--battery <percent>", "the board's battery reading", int)
+    .option("--rssi <dBm>", "the board's signal reading", Number)
+    .option("--min-battery <percent>", "the plan's minimum battery", int)
+    .option("--min-signal <dBm>", "the plan's minimum signal", Number)
+    .option("--required-space <bytes>", "the plan's required space", size)
+    .option("--manual", "plan: the application accepts the plan explicitly")
     .action(async (opts) => {
       const o: SimUpdateOptions = {
         board: opts.board, flash: opts.flash, size: opts.size, corruptByte: opts.corruptByte,
@@ -103,7 +112,12 @@ export function program(): Command {
       if (opts.verbose) o.log = (line) => console.error(line);
       const bar = !opts.json && process.stdout.isTTY ? progressBar() : undefined;
       if (bar) o.onProgress = (p) => bar.update(p);
-      const report = await simUpdate(o);
+      const report = opts.protocol === "direct"
+        ? await simUpdate(o)
+        : await simProtocolUpdate({
+          ...o, protocol: opts.protocol as Protocol, broker: opts.broker, battery: opts.battery, rssi: opts.rssi,
+          minBattery: opts.minBattery, minSignal: opts.minSignal, requiredSpace: opts.requiredSpace, manual: opts.manual,
+        });
       bar?.stop();
       if (opts.json) console.log(JSON.stringify(report));
       else console.log(summary(report));

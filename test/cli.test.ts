@@ -59,3 +59,16 @@ test("bad arguments give a clear error and a non-zero exit", async (t) => {
   const e2 = await xsota("sim", "update", "--flash", path.join(tmp, "nope", "x.bin")).catch((x) => x);
   t.not(e2.code, 0);
 });
+
+test("sim update --protocol mqtt|plan|http delivers the offer through each dialect", async (t) => {
+  for (const protocol of ["mqtt", "plan", "http"]) {
+    const r = JSON.parse((await xsota("sim", "update", "--json", "--size", "64KiB", "--protocol", protocol)).stdout);
+    t.is(r.bootedVersion, "2.0.0", protocol);
+    t.true(r.protocolLog.length > 2, protocol);
+  }
+  const low = await xsota("sim", "update", "--json", "--size", "64KiB", "--protocol", "plan", "--battery", "10", "--min-battery", "30").catch((e) => e);
+  const r = JSON.parse(low.stdout);
+  t.is(r.errorCode, -1);
+  t.regex(r.reason, /battery 10% is below 30%/);
+  t.is(r.bootedVersion, "1.0.0");
+});

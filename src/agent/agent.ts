@@ -252,7 +252,13 @@ export class Agent {
     if (this.boot_.stateOf(running.index) === OtaState.PendingVerify) {
       throw new OtaError(ErrorCode.UpdateFailed, "the running image is still on trial; boot() must confirm it first");
     }
-    if (compareVersions(offer.version, fromVersion) <= 0) {
+    let order: number;
+    try {
+      order = compareVersions(offer.version, fromVersion);
+    } catch (e) {
+      throw new OtaError(ErrorCode.UpdateFailed, errorMessage(e));
+    }
+    if (order <= 0) {
       throw new OtaError(ErrorCode.UpdateFailed, `version ${offer.version} is not newer than the running ${fromVersion}`);
     }
     const target = this.target();
