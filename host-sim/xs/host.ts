@@ -84,6 +84,11 @@ export interface XsEngineOptions {
   /** Count the shims' own JS work in the XS meter. Default false: shims stand in for native
    * code, so compute figures cover the runtime's JS only. */
   meterShims?: boolean;
+  /** Measurements: after every delivery, collect garbage (xsnap's global gc(), so this needs
+   * deviceGlobals: false) in an extra operation and record the live slot count in
+   * stats.maxLiveHeapCount. It changes when XS collects; the extra operations are not counted
+   * in the other figures. Default false. */
+  liveHeap?: boolean;
   /** Per-operation XS meter limit (xsnap -l). Default 0 = none. */
   meteringLimit?: number;
   /** Wall-clock limit of one xsnap operation (one delivery). Default 60 000 ms. */
@@ -105,6 +110,9 @@ export interface XsRunStats {
   maxHeapCount: number;
   /** Largest machine allocation (bytes) seen at the end of an operation. */
   maxAllocate: number;
+  /** XsEngineOptions.liveHeap: largest live heap (slots of 16 bytes) after a collection at the
+   * end of a delivery; 0 otherwise. */
+  maxLiveHeapCount: number;
   /** Events delivered (xsnap operations), issueCommand requests from XS. */
   deliveries: number;
   commands: number;
@@ -231,6 +239,7 @@ function emptyStats(): XsRunStats {
     compute: 0,
     maxHeapCount: 0,
     maxAllocate: 0,
+    maxLiveHeapCount: 0,
     deliveries: 0,
     commands: 0,
     wallMs: 0,
@@ -375,6 +384,10 @@ export class XsEngine {
         this.stats.compute += r.meter.compute;
         this.stats.maxHeapCount = Math.max(this.stats.maxHeapCount, r.meter.currentHeapCount);
         this.stats.maxAllocate = Math.max(this.stats.maxAllocate, r.meter.allocate);
+        if (this.opts.liveHeap && worker.alive) {
+          const g = await worker.evaluate("gc()");
+          this.stats.maxLiveHeapCount = Math.max(this.stats.maxLiveHeapCount, g.meter.currentHeapCount);
+        }
       }
     } finally {
       this.running = false;
