@@ -49,14 +49,13 @@ async function update() {
     bundleCode: await xsRuntimeBundle(),
     services: boardServices(board, meter.wrap(nodeHttp)),
     name: "xs-ota-bench",
-    deviceGlobals: false, // keeps xsnap's gc() for the live-heap samples; the runtime uses none of the others
     liveHeap: true,
     onTrace: (t) => trace.push(t),
   });
   try {
     const boot = board.boot();
     await engine.evaluate(`globalThis.System = { restart() { globalThis.restarts = (globalThis.restarts | 0) + 1; } };`);
-    const idle = await engine.evaluate("gc()");
+    const idleSlots = await engine.liveHeapCount();
     const args: RuntimeArgs = {
       layout: board.entries.map((e) => ({ label: e.label, type: e.type, subtype: e.subtype, address: e.address, size: e.size })),
       runningSlot: boot.slot,
@@ -70,7 +69,7 @@ async function update() {
     if (r.outcome !== "done" || !value?.update?.ok) {
       throw new Error(`the update did not complete: ${r.outcome} ${JSON.stringify(r.error ?? value)}\n${trace.join("")}`);
     }
-    return { stats: r.stats, idleSlots: idle.meter.currentHeapCount, bytes: meter.received, update: value.update };
+    return { stats: r.stats, idleSlots, bytes: meter.received, update: value.update };
   } finally {
     await engine.close();
     await server.close();

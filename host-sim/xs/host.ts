@@ -84,10 +84,10 @@ export interface XsEngineOptions {
   /** Count the shims' own JS work in the XS meter. Default false: shims stand in for native
    * code, so compute figures cover the runtime's JS only. */
   meterShims?: boolean;
-  /** Measurements: after every delivery, collect garbage (xsnap's global gc(), so this needs
-   * deviceGlobals: false) in an extra operation and record the live slot count in
-   * stats.maxLiveHeapCount. It changes when XS collects; the extra operations are not counted
-   * in the other figures. Default false. */
+  /** Measurements: after every delivery, collect garbage (xsnap's gc(), through an EV.COLLECT
+   * event) in an extra operation and record the live slot count in stats.maxLiveHeapCount. It
+   * changes when XS collects; the extra operations are not counted in the other figures.
+   * Default false. */
   liveHeap?: boolean;
   /** Per-operation XS meter limit (xsnap -l). Default 0 = none. */
   meteringLimit?: number;
@@ -339,6 +339,12 @@ export class XsEngine {
     this.bootMeter.bundle = await worker.evaluate(this.opts.bundleCode);
   }
 
+  /** Collects garbage in the current worker and returns the live heap (slots of 16 bytes). */
+  async liveHeapCount(): Promise<number> {
+    const r = await this.xs.command(encodeEvent(EV.COLLECT));
+    return r.meter.currentHeapCount;
+  }
+
   /** Evaluates code in the current worker (tests; no event delivery). */
   evaluate(code: string): Promise<RunResult> {
     return this.xs.evaluate(code);
@@ -385,7 +391,7 @@ export class XsEngine {
         this.stats.maxHeapCount = Math.max(this.stats.maxHeapCount, r.meter.currentHeapCount);
         this.stats.maxAllocate = Math.max(this.stats.maxAllocate, r.meter.allocate);
         if (this.opts.liveHeap && worker.alive) {
-          const g = await worker.evaluate("gc()");
+          const g = await worker.command(encodeEvent(EV.COLLECT));
           this.stats.maxLiveHeapCount = Math.max(this.stats.maxLiveHeapCount, g.meter.currentHeapCount);
         }
       }

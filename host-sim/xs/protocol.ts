@@ -79,6 +79,7 @@ export const EV = {
   HTTP_DATA: 5, // a: request id; payload: body bytes
   HTTP_END: 6, // a: request id
   HTTP_ERROR: 7, // a: request id; payload: UTF-8 reason
+  COLLECT: 8, // measurements (XsEngineOptions.liveHeap): a full garbage collection, nothing else
 } as const;
 
 /** First byte of an answer. */

@@ -18,6 +18,7 @@ const xsMeterLimit = globalThis.currentMeterLimit;
 const NativeTextEncoder = globalThis.TextEncoder;
 const NativeTextDecoder = globalThis.TextDecoder;
 const NativeBase64 = globalThis.Base64;
+const xsCollect = globalThis.gc;
 const textEncoder = new NativeTextEncoder();
 const textDecoder = new NativeTextDecoder();
 
@@ -205,6 +206,12 @@ Object.defineProperty(globalThis, "handleCommand", {
       resume();
     }
   },
+});
+
+// Measurements only (XsEngineOptions.liveHeap): collect garbage, so that the meter's heap count
+// is the live heap. An event rather than an evaluated gc(): every evaluated script keeps a slot.
+onEvent(EV.COLLECT, () => {
+  if (typeof xsCollect === "function") xsCollect();
 });
 
 // ---- entry point ------------------------------------------------------------------------------
