@@ -113,6 +113,10 @@ export interface Digest {
 
 export interface DigestPort {
   create(algorithm: DigestAlgorithm): Digest;
+  /** Algorithms this platform computes in JavaScript, having no native implementation (Moddable:
+   * crc32). The runtime does not stream an image through such a digest when a native SHA-256
+   * covers the same bytes (see ImageDigests). Default: none. */
+  readonly scripted?: readonly DigestAlgorithm[];
 }
 
 export interface SystemPort {

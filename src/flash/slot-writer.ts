@@ -24,6 +24,8 @@ export class SlotWriter {
   /** Bytes accepted but not yet programmed (less than one alignment unit). */
   private pending: Uint8Array;
   private pendingLength = 0;
+  /** Cache of sectorAt(). */
+  private lastSector: Sector | undefined;
   onSectorDone: ((end: number) => void) | undefined;
 
   constructor(part: FlashPartition) {
@@ -112,9 +114,26 @@ export class SlotWriter {
     if (end === sector.offset + sector.size) this.onSectorDone?.(end);
   }
 
+  /** The sector holding `offset`: the last one found, else a binary search (the map is ascending
+   * and gap-free). Never a scan of the map: this runs for every chunk, and a platform's map may
+   * make each element on access (the Moddable one is a Proxy: scanning it cost XS about 60
+   * meter units per image byte, more than everything else the runtime does). */
   private sectorAt(offset: number): Sector {
+    const last = this.lastSector;
+    if (last && offset >= last.offset && offset < last.offset + last.size) return last;
     const sectors = this.part.geometry.sectors;
-    for (const s of sectors) if (offset >= s.offset && offset < s.offset + s.size) return s;
+    let lo = 0;
+    let hi = sectors.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = sectors[mid];
+      if (offset < s.offset) hi = mid - 1;
+      else if (offset >= s.offset + s.size) lo = mid + 1;
+      else {
+        this.lastSector = s;
+        return s;
+      }
+    }
     return { offset: this.part.geometry.size, size: 0 };
   }
 }

@@ -4,7 +4,7 @@
 
 import { OtaError, ErrorCode } from "../agent/errors.ts";
 import type { Digest, DigestPort } from "../ports.ts";
-import { equalBytes, readU16LE, readU32LE } from "../util/bytes.ts";
+import { equalBytes, readU16LE, readU32LE, xorBytes } from "../util/bytes.ts";
 import { APP_DESC_IMAGE_OFFSET, APP_DESC_SIZE, parseAppDesc, type AppDesc } from "./esp-app-desc.ts";
 
 /** ESP_IMAGE_HEADER_MAGIC (esp_app_format.h). */
@@ -98,7 +98,7 @@ export function checkEspImage(
       const n = left < ESP_CHECK_CHUNK ? left : ESP_CHECK_CHUNK;
       const data = next(n);
       if (!appDesc) appDesc = parseAppDesc(data.subarray(0, APP_DESC_SIZE)); // first chunk of segment 0
-      for (let i = 0; i < n; i++) checksum ^= data[i];
+      checksum = xorBytes(data, checksum);
       left -= n;
     }
   }

@@ -47,10 +47,61 @@ export function asciiDecodeZ(bytes: Uint8Array): string {
   return s;
 }
 
+/** Arrays shorter than this are compared or folded byte by byte (no views made). */
+const WORDWISE_MIN = 64;
+
+/** Views `n` 32-bit words at the start of `b`, or undefined when it does not start on a 4-byte
+ * boundary of its buffer. */
+function words(b: Uint8Array, n: number): Int32Array | undefined {
+  return (b.byteOffset & 3) === 0 ? new Int32Array(b.buffer, b.byteOffset, n) : undefined;
+}
+
+/** Whether `a` and `b` hold the same bytes. Compares 32-bit words, four at a time, when both are
+ * 4-byte aligned: XS interprets every loop iteration, so a byte loop over a flash read-back cost
+ * 25 meter units per byte; this costs about 4. */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  const length = a.length;
+  if (length !== b.length) return false;
+  let i = 0;
+  if (length >= WORDWISE_MIN) {
+    const n = length >> 2;
+    const wa = words(a, n);
+    const wb = wa && words(b, n);
+    if (wa && wb) {
+      let k = 0;
+      for (const end = n & ~3; k < end; k += 4) {
+        if ((wa[k] ^ wb[k]) | (wa[k + 1] ^ wb[k + 1]) | (wa[k + 2] ^ wb[k + 2]) | (wa[k + 3] ^ wb[k + 3])) return false;
+      }
+      for (; k < n; k++) if (wa[k] !== wb[k]) return false;
+      i = n << 2;
+    }
+  }
+  for (; i < length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** `seed` XORed with every byte of `data` (a byte). Word-wise when `data` is 4-byte aligned: the
+ * XOR of the words folded to a byte is the XOR of the bytes. */
+export function xorBytes(data: Uint8Array, seed: number): number {
+  const length = data.length;
+  let x = seed & 0xff;
+  let i = 0;
+  if (length >= WORDWISE_MIN) {
+    const n = length >> 2;
+    const w = words(data, n);
+    if (w) {
+      let acc = 0;
+      let k = 0;
+      for (const end = n & ~7; k < end; k += 8) acc ^= w[k] ^ w[k + 1] ^ w[k + 2] ^ w[k + 3] ^ w[k + 4] ^ w[k + 5] ^ w[k + 6] ^ w[k + 7];
+      for (; k < n; k++) acc ^= w[k];
+      acc ^= acc >>> 16;
+      acc ^= acc >>> 8;
+      x ^= acc & 0xff;
+      i = n << 2;
+    }
+  }
+  for (; i < length; i++) x ^= data[i];
+  return x;
 }
 
 export function readU16LE(b: Uint8Array, off: number): number {

@@ -1,7 +1,8 @@
 // DigestPort on `crypt` (moddable-sdk.md §5). MD5 and SHA-256 are native (new Digest("MD5" |
 // "SHA256")). After close() a Digest must be reset() before reuse: write() on a finalised context
 // does not throw, it silently gives wrong results. Moddable has no CRC-32 module (only CRC8/CRC16
-// in "crc"), so CRC-32 is the portable table-driven one from src/util/crc32.ts.
+// in "crc"), so CRC-32 is the portable table-driven one from src/util/crc32.ts, declared
+// `scripted`: image digests skip it when the native SHA-256 covers the bytes (image-digests.ts).
 
 import { Digest as CryptDigest } from "crypt";
 import type { Digest, DigestAlgorithm, DigestPort } from "../../ports.ts";
@@ -42,6 +43,8 @@ class Crc32Digest implements Digest {
 }
 
 export class ModdableDigests implements DigestPort {
+  readonly scripted: readonly DigestAlgorithm[] = ["crc32"];
+
   create(algorithm: DigestAlgorithm): Digest {
     switch (algorithm) {
       case "md5":
