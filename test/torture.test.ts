@@ -6,6 +6,7 @@ import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
 import { findPartition } from "../src/flash/partition-table.ts";
 import type { CutMode, FlashOp } from "../host-sim/flash/nor-flash.ts";
+import { ENGINES, type Engine } from "./helpers/engines.ts";
 
 const SIZE = 64 * 1024;
 const board = () => SimBoard.create(profile("esp32-4mb"), buildTestImage({ version: "1.0.0", size: 64 * 1024 }));
@@ -31,45 +32,48 @@ async function opsOfCleanRun(failSelfTest = false): Promise<{ index: number; op:
 const otadata = findPartition(board().entries, "otadata")!;
 const inOtadata = (op: FlashOp) => op.address >= otadata.address && op.address < otadata.address + otadata.size;
 
-async function cutAndCheck(t: import("ava").ExecutionContext, at: number, mode: CutMode, want: "2.0.0" | "1.0.0", failSelfTest = false) {
-  const r = await simUpdate({ existing: board(), size: SIZE, cutAt: [at], cutMode: mode, seed: at, failSelfTest });
+async function cutAndCheck(t: import("ava").ExecutionContext, engine: Engine, at: number, mode: CutMode, want: "2.0.0" | "1.0.0", failSelfTest = false) {
+  const r = await simUpdate({ engine, existing: board(), size: SIZE, cutAt: [at], cutMode: mode, seed: at, failSelfTest });
   t.is(r.bootedVersion, want, r.reason);
   t.is(r.imageState, "valid");
   if (want === "2.0.0") t.true(r.ok, r.reason);
   else t.is(r.errorCode, -1);
 }
 
-// Regression: a cut at operation 4 (the journal record of the first response's ETag) threw
-// PowerCut out of the HTTP response callback instead of ending the exchange.
-test("cut at 4 before: the validator's journal write fails inside the response callback", async (t) => {
-  await cutAndCheck(t, 4, "before", "2.0.0");
-});
+// The named regressions run on every engine (the operation indices are the same: torture-xs.test.ts).
+for (const engine of ENGINES) {
+  // Regression: a cut at operation 4 (the journal record of the first response's ETag) threw
+  // PowerCut out of the HTTP response callback instead of ending the exchange.
+  test(`${engine}: cut at 4 before: the validator's journal write fails inside the response callback`, async (t) => {
+    await cutAndCheck(t, engine, 4, "before", "2.0.0");
+  });
 
-// Regression: the bootloader's NEW -> PENDING_VERIFY rewrite erases the new image's record first;
-// a cut there booted 1.0.0 and the update was reported failed instead of staged again.
-for (const mode of ["before", "torn-erase"] as CutMode[]) {
-  test(`cut at the bootloader's NEW->PENDING_VERIFY erase (${mode}): the image is staged again`, async (t) => {
-    const ops = await opsOfCleanRun();
-    const stagedWrite = ops.filter((o) => inOtadata(o.op) && o.op.kind === "write")[1];
-    const bootloaderErase = ops.find((o) => o.index > stagedWrite.index && inOtadata(o.op) && o.op.kind === "erase")!;
-    await cutAndCheck(t, bootloaderErase.index, mode, "2.0.0");
+  // Regression: the bootloader's NEW -> PENDING_VERIFY rewrite erases the new image's record first;
+  // a cut there booted 1.0.0 and the update was reported failed instead of staged again.
+  for (const mode of ["before", "torn-erase"] as CutMode[]) {
+    test(`${engine}: cut at the bootloader's NEW->PENDING_VERIFY erase (${mode}): the image is staged again`, async (t) => {
+      const ops = await opsOfCleanRun();
+      const stagedWrite = ops.filter((o) => inOtadata(o.op) && o.op.kind === "write")[1];
+      const bootloaderErase = ops.find((o) => o.index > stagedWrite.index && inOtadata(o.op) && o.op.kind === "erase")!;
+      await cutAndCheck(t, engine, bootloaderErase.index, mode, "2.0.0");
+    });
+  }
+
+  // Regression: a cut during the trial boot, before the confirm's first write, let the bootloader
+  // abort the trial; the agent now gives the image another trial.
+  for (const mode of ["before", "torn-write"] as CutMode[]) {
+    test(`${engine}: cut at the confirm's first write (${mode}): another trial, then 2.0.0 confirmed`, async (t) => {
+      const ops = await opsOfCleanRun();
+      const writes = ops.filter((o) => inOtadata(o.op) && o.op.kind === "write");
+      // writes: bootloader initial record, stage, bootloader PENDING_VERIFY, confirm state bits, confirm VALID record
+      await cutAndCheck(t, engine, writes[3].index, mode, "2.0.0");
+      await cutAndCheck(t, engine, writes[4].index, mode, "2.0.0");
+    });
+  }
+
+  test(`${engine}: cut at the mark-invalid write during a rollback: still ends on 1.0.0 valid with -1`, async (t) => {
+    const ops = await opsOfCleanRun(true);
+    const writes = ops.filter((o) => inOtadata(o.op));
+    for (const w of writes.slice(-4)) await cutAndCheck(t, engine, w.index, "torn-write", "1.0.0", true);
   });
 }
-
-// Regression: a cut during the trial boot, before the confirm's first write, let the bootloader
-// abort the trial; the agent now gives the image another trial.
-for (const mode of ["before", "torn-write"] as CutMode[]) {
-  test(`cut at the confirm's first write (${mode}): another trial, then 2.0.0 confirmed`, async (t) => {
-    const ops = await opsOfCleanRun();
-    const writes = ops.filter((o) => inOtadata(o.op) && o.op.kind === "write");
-    // writes: bootloader initial record, stage, bootloader PENDING_VERIFY, confirm state bits, confirm VALID record
-    await cutAndCheck(t, writes[3].index, mode, "2.0.0");
-    await cutAndCheck(t, writes[4].index, mode, "2.0.0");
-  });
-}
-
-test("cut at the mark-invalid write during a rollback: still ends on 1.0.0 valid with -1", async (t) => {
-  const ops = await opsOfCleanRun(true);
-  const writes = ops.filter((o) => inOtadata(o.op));
-  for (const w of writes.slice(-4)) await cutAndCheck(t, w.index, "torn-write", "1.0.0", true);
-});

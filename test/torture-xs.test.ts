@@ -1,0 +1,64 @@
+// The reduced power-cut set on the XS engine (the full sweep, every operation in every mode, runs
+// on Node in torture.test.ts and takes minutes on XS: `xs-ota sim torture --engine xs`):
+// - XS performs exactly the flash operations Node performs, in the same order, for an update and
+//   for a rollback (so the cut points of both sweeps are the same operations);
+// - a sample of cut points spread over both cycles, in every mode, with second cuts during the
+//   recovery, checked by the same invariants as the full sweep (host-sim/torture.ts);
+// - seeded random drops and reboots, as the 200-run Node test in resume.test.ts, fewer runs.
+// The named regressions of torture.test.ts run on both engines there.
+
+import test from "ava";
+import { torture } from "../host-sim/torture.ts";
+import { simUpdate } from "../host-sim/sim-update.ts";
+import { SimBoard } from "../host-sim/board.ts";
+import { profile } from "../host-sim/boards/profiles.ts";
+import { buildTestImage } from "../host-sim/image-builder.ts";
+import type { FlashOp } from "../host-sim/flash/nor-flash.ts";
+import { Rng } from "../host-sim/rng.ts";
+
+const SIZE = 64 * 1024;
+const board = () => SimBoard.create(profile("esp32-4mb"), buildTestImage({ version: "1.0.0", size: 64 * 1024 }));
+
+async function opsOf(engine: "node" | "xs", failSelfTest: boolean): Promise<string[]> {
+  const b = board();
+  const ops: string[] = [];
+  b.flash.onOp = (op: FlashOp, index) => ops.push(`${index} ${op.kind} 0x${op.address.toString(16)} +${op.length}`);
+  const r = await simUpdate({ existing: b, size: SIZE, failSelfTest, engine });
+  if (failSelfTest ? r.errorCode !== -1 : !r.ok) throw new Error(`${engine}: clean run failed: ${r.reason}`);
+  return ops;
+}
+
+for (const cycle of ["update", "rollback"] as const) {
+  test(`xs: the ${cycle} cycle does the same flash operations as on Node`, async (t) => {
+    const [node, xs] = [await opsOf("node", cycle === "rollback"), await opsOf("xs", cycle === "rollback")];
+    t.true(node.length > 50);
+    t.deepEqual(xs, node);
+  });
+}
+
+test("xs: sampled power-cut sweep, update and rollback, every mode: no failure", async (t) => {
+  const r = await torture({ engine: "xs", size: SIZE, cutPoints: Number(process.env.XS_CUT_POINTS ?? 12), secondCutEvery: 3 });
+  t.log(JSON.stringify(r));
+  t.is(r.failures, 0, r.firstFailure ? `${r.firstFailure.problem}\n${r.firstFailure.command}` : "");
+  t.true(r.runs >= 2 * 3 * 8, `${r.runs} runs`);
+});
+
+test("xs: seeded random drops and reboots all end on 2.0.0 with the right digest", async (t) => {
+  const size = 96 * 1024;
+  const rng = new Rng(Number(process.env.RESUME_SEED ?? 20261123) ^ 0x5a5a);
+  for (let i = 0; i < 12; i++) {
+    const seed = rng.int(2 ** 31);
+    const r2 = new Rng(seed);
+    const n = 1 + r2.int(4);
+    const dropAt: number[] = [];
+    const rebootAt: number[] = [];
+    for (let k = 0; k < n; k++) (r2.int(2) ? dropAt : rebootAt).push(1 + r2.int(size - 1));
+    dropAt.sort((a, b) => a - b);
+    rebootAt.sort((a, b) => a - b);
+    const r = await simUpdate({ engine: "xs", existing: board(), size, dropAt, rebootAt, seed });
+    if (!(r.ok && r.bootedVersion === "2.0.0" && r.slotSha256 === r.imageSha256)) {
+      return t.fail(`seed ${seed}: dropAt=${dropAt} rebootAt=${rebootAt}: ${JSON.stringify(r)}`);
+    }
+  }
+  t.pass();
+});
