@@ -50,12 +50,14 @@ const example = readManifest(exampleManifestPath);
 
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-/** The library bundle, built once into its real place (dist/ is not committed). */
+/** The library bundle, built once into its real place (dist/ is not committed) by the project's
+ * rollup configuration, as `npm run build` builds it: `rollup -c --configOnly moddable`. */
 const bundleDir = r("dist/moddable");
+const rollupBin = createRequire(import.meta.url).resolve("rollup/dist/bin/rollup");
 let bundleBuilt: { ok: boolean; output: string } | undefined;
 function buildBundle(): { ok: boolean; output: string } {
   if (!bundleBuilt) {
-    const b = spawnSync(process.execPath, [r("examples/esp32/bundle-xs-ota.mjs"), bundleDir], { encoding: "utf8" });
+    const b = spawnSync(process.execPath, [rollupBin, "-c", r("rollup.config.mjs"), "--configOnly", "moddable"], { cwd: root, encoding: "utf8" });
     bundleBuilt = { ok: b.status === 0, output: `${b.stdout}${b.stderr}` };
   }
   return bundleBuilt;
