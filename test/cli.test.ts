@@ -72,3 +72,22 @@ test("sim update --protocol mqtt|plan|http delivers the offer through each diale
   t.regex(r.reason, /battery 10% is below 30%/);
   t.is(r.bootedVersion, "1.0.0");
 });
+
+test("sim update --engine xs runs the built runtime bundle in XS: the same report as on Node", async (t) => {
+  t.true(fs.existsSync(path.join(root, "dist", "host-sim", "xs", "xs-ota-runtime.js")), "npm run build writes the XS runtime bundle");
+  const flags = ["--json", "--size", "96KiB", "--reboot-at", "40000", "--drop-at", "20000,70000"];
+  const report = async (engine: string) => {
+    const r = JSON.parse((await xsota("sim", "update", "--engine", engine, "--flash", path.join(tmp, `board-${engine}.bin`), ...flags)).stdout);
+    delete r.seconds;
+    return r;
+  };
+  const xs = await report("xs");
+  t.true(xs.ok, xs.reason);
+  t.is(xs.bootedVersion, "2.0.0");
+  t.is(xs.slotSha256, xs.imageSha256);
+  t.true(xs.interruptions >= 1);
+  t.deepEqual(xs, await report("node"));
+  // The board file written in XS is a board like any other: Node finds 2.0.0 confirmed on it.
+  const again = await xsota("sim", "update", "--engine", "node", "--json", "--size", "96KiB", "--flash", path.join(tmp, "board-xs.bin")).catch((e) => e);
+  t.regex(JSON.parse(again.stdout).reason, /not newer/);
+});
