@@ -375,7 +375,7 @@ export class XsEngine {
         }
         if (event.halt !== undefined) {
           this.stop = { outcome: "halted", reason: event.halt };
-          await worker.kill();
+          void worker.kill(); // not awaited: an idle worker is unref'd and would not keep Node alive
           break;
         }
         let r: RunResult;

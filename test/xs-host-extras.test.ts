@@ -1,0 +1,64 @@
+// XsEngine additions used by engine "xs" of sim update and by bench/xs.ts:
+// haltAfterQueued() (a power loss decided outside a request) and the live-heap measurement.
+
+import test from "ava";
+import { startXsEngine } from "../host-sim/xs/host.ts";
+import { createMemoryServices } from "../host-sim/xs/memory-services.ts";
+
+const TICKS = `(function () {
+  const Timer = globalThis.__moddable.require("timer").default;
+  globalThis.main = () => new Promise(() => {
+    let n = 0;
+    Timer.repeat(() => trace("tick " + ++n + "\\n"), 10);
+  });
+})();`;
+
+test("haltAfterQueued ends the run halted after the queued events; the next boot runs again", async (t) => {
+  const seen: string[] = [];
+  let e: Awaited<ReturnType<typeof startXsEngine>> | undefined = undefined;
+  e = await startXsEngine({
+    bundleCode: TICKS,
+    services: createMemoryServices(),
+    onTrace: (text) => {
+      seen.push(text.trim());
+      if (text.startsWith("tick 3")) e!.haltAfterQueued("power lost");
+    },
+  });
+  const r = await e.run();
+  t.is(r.outcome, "halted");
+  t.is(r.reason, "power lost");
+  t.deepEqual(seen, ["tick 1", "tick 2", "tick 3"]);
+  seen.length = 0;
+  await e.reboot();
+  const again = await e.run();
+  t.is(again.outcome, "halted");
+  t.deepEqual(seen, ["tick 1", "tick 2", "tick 3"]);
+  await e.close();
+});
+
+const HEAP = `(function () {
+  const Timer = globalThis.__moddable.require("timer").default;
+  const sleep = (ms) => new Promise((resolve) => Timer.set(resolve, ms));
+  globalThis.main = async () => {
+    const kept = [];
+    for (let step = 0; step < 3; step++) {
+      for (let i = 0; i < 1000; i++) kept.push({ i });
+      for (let i = 0; i < 5000; i++) void { garbage: i };
+      await sleep(1);
+    }
+    kept.length = 0;
+    return "ok";
+  };
+})();`;
+
+test("liveHeap: the largest live heap counts what is kept, not the garbage; liveHeapCount() collects", async (t) => {
+  const e = await startXsEngine({ bundleCode: HEAP, services: createMemoryServices(), liveHeap: true });
+  const idle = await e.liveHeapCount();
+  t.true(Math.abs((await e.liveHeapCount()) - idle) <= 1, "a collection keeps nothing of its own");
+  const r = await e.run();
+  t.is(r.outcome, "done");
+  const kept = r.stats.maxLiveHeapCount - idle;
+  t.true(kept >= 3000 && kept < 3000 + 5000, `live peak ${kept} slots above idle`);
+  t.true((await e.liveHeapCount()) - idle < 200, "released after the run");
+  await e.close();
+});
