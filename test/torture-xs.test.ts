@@ -4,6 +4,7 @@
 //   for a rollback (so the cut points of both sweeps are the same operations);
 // - a sample of cut points spread over both cycles, in every mode, with second cuts during the
 //   recovery, checked by the same invariants as the full sweep (host-sim/torture.ts);
+// - the same progress events as on Node;
 // - seeded random drops and reboots, as the 200-run Node test in resume.test.ts, fewer runs.
 // The named regressions of torture.test.ts run on both engines there.
 
@@ -35,6 +36,18 @@ for (const cycle of ["update", "rollback"] as const) {
     t.deepEqual(xs, node);
   });
 }
+
+test("xs: progress events are the ones Node reports, across a power loss", async (t) => {
+  const progress = async (engine: "node" | "xs") => {
+    const seen: string[] = [];
+    const r = await simUpdate({ engine, existing: board(), size: SIZE, rebootAt: [30_000], onProgress: (p) => seen.push(`${p.phase} ${p.bytes}/${p.total} ${p.percent}%`) });
+    t.true(r.ok, r.reason);
+    return seen;
+  };
+  const node = await progress("node");
+  t.true(node.length > 20);
+  t.deepEqual(await progress("xs"), node);
+});
 
 test("xs: sampled power-cut sweep, update and rollback, every mode: no failure", async (t) => {
   const r = await torture({ engine: "xs", size: SIZE, cutPoints: Number(process.env.XS_CUT_POINTS ?? 12), secondCutEvery: 3 });
