@@ -104,27 +104,27 @@ for (const engine of ENGINES) {
     assertUpdated(t, again);
     t.true(again.bytesDownloaded <= SIZE - 57_344 + SECTOR, `resumed, downloaded ${again.bytesDownloaded}`);
   });
+
+  test(`${engine}: an If-Range mismatch after a reboot restarts from 0 and still ends on 2.0.0`, async (t) => {
+    const b = board();
+    // A power loss leaves 1.0.0 running with a journal 100 kB into the image.
+    const first = await run({ existing: b, rebootAt: [100_000], maxBoots: 1 });
+    t.is(first.bootedVersion, "1.0.0");
+    // The server was redeployed: same bytes, new ETag. If-Range fails, a 200 comes, the agent
+    // starts again at 0.
+    const r = await run({ existing: b, etagSuffix: "-redeployed" });
+    assertUpdated(t, r);
+    t.is(r.bytesDownloaded, SIZE);
+  });
+
+  test(`${engine}: the same image at a new build restarts from 0 instead of mixing`, async (t) => {
+    const b = board();
+    await run({ existing: b, rebootAt: [100_000], maxBoots: 1 });
+    const r = await run({ existing: b, build: 2 });
+    assertUpdated(t, r);
+    t.is(r.bytesDownloaded, SIZE);
+  });
 }
-
-test("an If-Range mismatch after a reboot restarts from 0 and still ends on 2.0.0", async (t) => {
-  const b = board();
-  // A power loss leaves 1.0.0 running with a journal 100 kB into the image.
-  const first = await simUpdate({ existing: b, size: SIZE, rebootAt: [100_000], maxBoots: 1 });
-  t.is(first.bootedVersion, "1.0.0");
-  // The server was redeployed: same bytes, new ETag. If-Range fails, a 200 comes, the agent
-  // starts again at 0.
-  const r = await simUpdate({ existing: b, size: SIZE, etagSuffix: "-redeployed" });
-  assertUpdated(t, r);
-  t.is(r.bytesDownloaded, SIZE);
-});
-
-test("the same image at a new build restarts from 0 instead of mixing", async (t) => {
-  const b = board();
-  await simUpdate({ existing: b, size: SIZE, rebootAt: [100_000], maxBoots: 1 });
-  const r = await simUpdate({ existing: b, size: SIZE, build: 2 });
-  assertUpdated(t, r);
-  t.is(r.bytesDownloaded, SIZE);
-});
 
 test("seeded random drops and reboots: 200 runs all end on 2.0.0 with the right digest", async (t) => {
   const size = 96 * 1024;
