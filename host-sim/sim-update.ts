@@ -25,6 +25,9 @@ export interface SimUpdateOptions {
   /** Where the runtime runs: V8 in this process, or the XS engine in an xsnap worker (one fresh
    * worker per power-on, see host-sim/xs/sim-engine.ts). */
   engine?: "node" | "xs";
+  /** Engine "xs": which Moddable flash module the platform layer uses (default "auto":
+   * embedded:storage/flash; "flash" is the legacy module). */
+  flashModule?: "auto" | "embedded:storage/flash" | "flash";
   /** Flash image file: created with 1.0.0 if missing, reopened otherwise. */
   flash?: string;
   fromVersion?: string;
@@ -265,6 +268,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
       progress: o.onProgress !== undefined,
       verbose: o.log !== undefined,
     };
+    if (o.flashModule) args.flashModule = o.flashModule;
     const r = await engine.powerOn(args);
     switch (r.outcome) {
       case "restart":

@@ -1,7 +1,8 @@
 // The reduced power-cut set on the XS engine (the full sweep, every operation in every mode, runs
 // on Node in torture.test.ts and takes minutes on XS: `xs-ota sim torture --engine xs`):
 // - XS performs exactly the flash operations Node performs, in the same order, for an update and
-//   for a rollback (so the cut points of both sweeps are the same operations);
+//   for a rollback (so the cut points of both sweeps are the same operations), with either
+//   Moddable flash module;
 // - a sample of cut points spread over both cycles, in every mode, with second cuts during the
 //   recovery, checked by the same invariants as the full sweep (host-sim/torture.ts);
 // - the same progress events as on Node;
@@ -20,11 +21,11 @@ import { Rng } from "../host-sim/rng.ts";
 const SIZE = 64 * 1024;
 const board = () => SimBoard.create(profile("esp32-4mb"), buildTestImage({ version: "1.0.0", size: 64 * 1024 }));
 
-async function opsOf(engine: "node" | "xs", failSelfTest: boolean): Promise<string[]> {
+async function opsOf(engine: "node" | "xs", failSelfTest: boolean, flashModule?: "flash"): Promise<string[]> {
   const b = board();
   const ops: string[] = [];
   b.flash.onOp = (op: FlashOp, index) => ops.push(`${index} ${op.kind} 0x${op.address.toString(16)} +${op.length}`);
-  const r = await simUpdate({ existing: b, size: SIZE, failSelfTest, engine });
+  const r = await simUpdate({ existing: b, size: SIZE, failSelfTest, engine, flashModule });
   if (failSelfTest ? r.errorCode !== -1 : !r.ok) throw new Error(`${engine}: clean run failed: ${r.reason}`);
   return ops;
 }
@@ -36,6 +37,10 @@ for (const cycle of ["update", "rollback"] as const) {
     t.deepEqual(xs, node);
   });
 }
+
+test("xs: with the legacy flash module too (a build without embedded:storage/flash)", async (t) => {
+  t.deepEqual(await opsOf("xs", false, "flash"), await opsOf("node", false));
+});
 
 test("xs: progress events are the ones Node reports, across a power loss", async (t) => {
   const progress = async (engine: "node" | "xs") => {
