@@ -47,7 +47,7 @@ async function update() {
   const trace: string[] = [];
   const engine = await startXsEngine({
     bundleCode: await xsRuntimeBundle(),
-    services: boardServices(board, meter.wrap(nodeHttp)),
+    services: boardServices(board, { network: nodeHttp, wrap: (port) => meter.wrap(port) }),
     name: "xs-ota-bench",
     liveHeap: true,
     onTrace: (t) => trace.push(t),

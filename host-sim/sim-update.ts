@@ -152,7 +152,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   let clock = new NodeClock(seed);
   let xs: XsBoardEngine | undefined;
   try {
-    if (o.engine === "xs") xs = await XsBoardEngine.start(board, meter.wrap(nodeHttp), log);
+    if (o.engine === "xs") xs = await XsBoardEngine.start(board, { network: nodeHttp, wrap: (port) => meter.wrap(port) }, log);
     for (; boots < (o.maxBoots ?? 40); ) {
       boots++;
       clock.stopAll();

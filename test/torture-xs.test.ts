@@ -5,13 +5,13 @@
 //   Moddable flash module;
 // - a sample of cut points spread over both cycles, in every mode, with second cuts during the
 //   recovery, checked by the same invariants as the full sweep (host-sim/torture.ts);
-// - the same progress events as on Node;
+// - the same report as on Node for a set of faults, and the same progress events;
 // - seeded random drops and reboots, as the 200-run Node test in resume.test.ts, fewer runs.
 // The named regressions of torture.test.ts run on both engines there.
 
 import test from "ava";
 import { torture } from "../host-sim/torture.ts";
-import { simUpdate } from "../host-sim/sim-update.ts";
+import { simUpdate, type SimUpdateOptions } from "../host-sim/sim-update.ts";
 import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
@@ -35,6 +35,29 @@ for (const cycle of ["update", "rollback"] as const) {
     const [node, xs] = [await opsOf("node", cycle === "rollback"), await opsOf("xs", cycle === "rollback")];
     t.true(node.length > 50);
     t.deepEqual(xs, node);
+  });
+}
+
+// The whole report (bytes received and fetched again included: the XS engine hands the network's
+// chunks on at the pace XS reads them) is the one Node gives, fault by fault.
+const PARITY: [string, Partial<SimUpdateOptions>][] = [
+  ["cut at 30 torn-write", { cutAt: [30], cutMode: "torn-write", seed: 30 }],
+  ["cut at 57 before, then at 90", { cutAt: [57, 90], cutMode: "before", seed: 57 }],
+  ["cut at 12 torn-erase, rollback", { cutAt: [12], cutMode: "torn-erase", seed: 12, failSelfTest: true }],
+  ["reboot-at and drop-at", { rebootAt: [20_000, 41_000], dropAt: [9_000] }],
+  ["ignore-range with a drop", { ignoreRange: true, dropAt: [30_000] }],
+  ["http errors", { httpErrors: new Map([[1, 503], [2, 404]]) }],
+  ["change-etag-at", { changeEtagAt: 40_000 }],
+  ["corrupt byte", { corruptByte: 5_000 }],
+];
+for (const [name, flags] of PARITY) {
+  test(`xs: the same report as Node: ${name}`, async (t) => {
+    const report = async (engine: "node" | "xs") => {
+      const { seconds, ...r } = await simUpdate({ engine, existing: board(), size: SIZE, ...flags });
+      t.true(seconds >= 0);
+      return { ...r, reason: r.reason.replace(/127\.0\.0\.1:\d+/g, "127.0.0.1:PORT") };
+    };
+    t.deepEqual(await report("xs"), await report("node"));
   });
 }
 

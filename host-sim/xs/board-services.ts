@@ -8,15 +8,18 @@
 //   (planned cut, or power already lost) becomes XsHaltError, so the worker dies inside the call.
 // - preference: the board's kvStore (buffers of the domain "xsota" under their key, as the node
 //   engine stores them; other domains as "domain/key"), other value types in memory.
-// - http: the HttpPort given (the sim's HttpMeter around node:http: byte counts, deterministic
-//   chunks, --reboot-at).
+// - http: the network port given (node:http) through `wrap` (the sim's HttpMeter: byte counts,
+//   deterministic chunks, --reboot-at), with flow control in front of the wrap: the network's
+//   chunks are handed on one at a time, the next once XS has read the previous one. So the meter
+//   counts what the board takes when it takes it, as with the Node engine, where a chunk is
+//   handled synchronously: a board that dies (or lags) does not "receive" what it never read.
 // - digests: node:crypto (the engine's default). system: restart marks the board; RSSI from the
 //   board's readings.
 
-import type { HttpHeaders, HttpPort, HttpRequest } from "../../src/ports.ts";
+import type { HttpHandlers, HttpHeaders, HttpPort, HttpRequest } from "../../src/ports.ts";
 import type { SimBoard } from "../board.ts";
 import { PowerCut } from "../flash/nor-flash.ts";
-import { XsHaltError, type PreferenceValue, type XsFlashPartition, type XsHttpService, type XsServices } from "./services.ts";
+import { XsHaltError, type PreferenceValue, type XsFlashPartition, type XsHttpService, type XsHttpSink, type XsServices } from "./services.ts";
 
 const APP = 0x00;
 const DATA = 0x01;
@@ -52,7 +55,58 @@ export function labelOf(board: SimBoard, path: string): string | undefined {
   return entries.find((e) => e.type === DATA && e.label === path)?.label;
 }
 
-export function boardServices(board: SimBoard, http: HttpPort): XsServices {
+/** `inner` with its callbacks handed on in order, a body chunk only once XS has read the
+ * previous ones (XsHttpSink.whenDelivered). Aborting drops what is still held. */
+export function flowControlled(inner: HttpPort, sink: XsHttpSink): HttpPort {
+  return {
+    request(req, h) {
+      const held: (() => void)[] = [];
+      let waiting = false;
+      let aborted = false;
+      const pump = (): void => {
+        while (!waiting && !aborted && held.length) {
+          const next = held.shift()!;
+          next();
+        }
+      };
+      const hold = (step: () => void): void => {
+        held.push(step);
+        pump();
+      };
+      const handlers: HttpHandlers = {
+        response: (status, headers) => hold(() => h.response(status, headers)),
+        data: (chunk) =>
+          hold(() => {
+            h.data(chunk);
+            waiting = true;
+            sink.whenDelivered(() => {
+              waiting = false;
+              pump();
+            });
+          }),
+        end: () => hold(() => h.end()),
+        error: (reason) => hold(() => h.error(reason)),
+      };
+      const exchange = inner.request(req, handlers);
+      return {
+        abort: () => {
+          aborted = true;
+          held.length = 0;
+          exchange.abort();
+        },
+      };
+    },
+  };
+}
+
+export interface BoardHttp {
+  /** The network (node:http). */
+  network: HttpPort;
+  /** Wraps the flow-controlled network port (e.g. HttpMeter.wrap). Default: none. */
+  wrap?: (port: HttpPort) => HttpPort;
+}
+
+export function boardServices(board: SimBoard, net: BoardHttp): XsServices {
   const others = new Map<string, PreferenceValue>();
   const kvKey = (domain: string, key: string): string => (domain === DEFAULT_DOMAIN ? key : `${domain}/${key}`);
 
@@ -70,6 +124,7 @@ export function boardServices(board: SimBoard, http: HttpPort): XsServices {
         headers,
       };
       if (req.body) request.body = req.body;
+      const http = (net.wrap ?? ((p: HttpPort) => p))(flowControlled(net.network, sink));
       const exchange = http.request(request, {
         response: (status, h) => sink.status(status, Object.entries(h)),
         data: (chunk) => sink.data(chunk),

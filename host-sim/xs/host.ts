@@ -164,6 +164,9 @@ interface HostRequest {
   bodyParts: Uint8Array[];
   abort?: () => void;
   inFlight: boolean;
+  /** HTTP_DATA events queued and not yet delivered; sink.whenDelivered() waiters. */
+  undelivered: number;
+  waiters: (() => void)[];
 }
 
 interface DigestCtx {
@@ -375,6 +378,7 @@ export class XsEngine {
         }
         if (event.halt !== undefined) {
           this.stop = { outcome: "halted", reason: event.halt };
+          this.abortRequests();
           void worker.kill(); // not awaited: an idle worker is unref'd and would not keep Node alive
           break;
         }
@@ -384,6 +388,8 @@ export class XsEngine {
         } catch (e) {
           if (!this.stop) this.stop = { outcome: "error", error: describe(e) };
           break;
+        } finally {
+          if (event.kind === EV.HTTP_DATA && event.request !== undefined) this.dataDone(event.request);
         }
         this.stats.deliveries++;
         this.stats.commands += r.commands;
@@ -431,7 +437,10 @@ export class XsEngine {
   private takeEvent(): HostEvent | undefined {
     while (this.queue.length) {
       const e = this.queue.shift()!;
-      if (e.request !== undefined && !this.requests.has(e.request)) continue;
+      if (e.request !== undefined && !this.requests.has(e.request)) {
+        if (e.kind === EV.HTTP_DATA) this.dataDone(e.request);
+        continue;
+      }
       if (e.kind === EV.HTTP_DATA) this.stats.httpBytesDelivered += e.payload!.byteLength;
       return e;
     }
@@ -506,7 +515,10 @@ export class XsEngine {
 
   private resetBootState(): void {
     for (const p of this.flash.values()) p.close?.();
-    for (const r of this.requests.values()) r.abort?.();
+    for (const r of this.requests.values()) {
+      r.abort?.();
+      this.release(r);
+    }
     this.flash.clear();
     this.digests.clear();
     this.timers.clear();
@@ -545,6 +557,7 @@ export class XsEngine {
   /** Stops the worker while XS waits for this answer, so no XS code runs after the call. */
   private halt(stop: NonNullable<XsEngine["stop"]>): Promise<Uint8Array> {
     this.stop = stop;
+    this.abortRequests();
     void this.worker?.kill();
     return new Promise<Uint8Array>(() => undefined);
   }
@@ -679,6 +692,7 @@ export class XsEngine {
         const r = this.requests.get(a);
         this.requests.delete(a);
         if (r?.inFlight) r.abort?.();
+        if (r) this.release(r);
         return answerVoid();
       }
 
@@ -713,6 +727,31 @@ export class XsEngine {
     }
   }
 
+  /** The board stopped: its connections die now (no byte arrives after the halt). */
+  private abortRequests(): void {
+    for (const r of this.requests.values()) {
+      if (r.inFlight) r.abort?.();
+      this.release(r);
+    }
+  }
+
+  /** One HTTP_DATA event of request `id` was delivered (or dropped). */
+  private dataDone(id: number): void {
+    const r = this.requests.get(id);
+    if (!r) return; // closed: its waiters were released then
+    r.undelivered = Math.max(0, r.undelivered - 1);
+    if (r.undelivered === 0) this.release(r);
+  }
+
+  private release(r: HostRequest): void {
+    const waiters = r.waiters;
+    if (waiters.length === 0) return;
+    r.waiters = [];
+    queueMicrotask(() => {
+      for (const w of waiters) w();
+    });
+  }
+
   private partition(id: number): XsFlashPartition {
     const p = this.flash.get(id);
     if (!p) throw new Error("closed");
@@ -745,7 +784,7 @@ export class XsEngine {
     const info = JSON.parse(fromUtf8(payload.subarray(0, jsonLength))) as Omit<XsHttpRequest, "body">;
     const body = payload.byteLength > jsonLength ? new Uint8Array(payload.subarray(jsonLength)) : undefined;
     const id = this.nextId++;
-    const r: HostRequest = { request: { ...info, body }, streaming, bodyParts: [], inFlight: false };
+    const r: HostRequest = { request: { ...info, body }, streaming, bodyParts: [], inFlight: false, undelivered: 0, waiters: [] };
     this.requests.set(id, r);
     if (streaming) this.push({ kind: EV.HTTP_WRITABLE, a: id, b: this.opts.httpWritableSize ?? 2048, request: id });
     else this.httpStart(id, r);
@@ -764,8 +803,14 @@ export class XsEngine {
       },
       data: (chunk: Uint8Array) => {
         if (!live()) return;
-        for (let at = 0; at < chunk.byteLength; at += fragment)
+        for (let at = 0; at < chunk.byteLength; at += fragment) {
+          r.undelivered++;
           this.push({ kind: EV.HTTP_DATA, a: id, payload: chunk.slice(at, Math.min(chunk.byteLength, at + fragment)), request: id });
+        }
+      },
+      whenDelivered: (callback: () => void) => {
+        if (!live() || r.undelivered === 0) queueMicrotask(callback);
+        else r.waiters.push(callback);
       },
       end: () => {
         if (!live()) return;

@@ -90,6 +90,12 @@ export interface XsHttpSink {
   end(): void;
   /** The connection failed or was cut. */
   error(reason: string): void;
+  /** Calls `callback` (later, never inside this call) once every body chunk handed over so far
+   * has been delivered to XS, or dropped because the request was closed or the worker stopped.
+   * For flow control: a service that pauses its source until then models the device's TCP
+   * window (the device only receives what it reads), so no byte is counted as received that a
+   * dead or slow board never took. */
+  whenDelivered(callback: () => void): void;
 }
 
 export interface XsHttpService {
