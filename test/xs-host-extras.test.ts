@@ -4,6 +4,7 @@
 import test from "ava";
 import { startXsEngine } from "../host-sim/xs/host.ts";
 import { createMemoryServices } from "../host-sim/xs/memory-services.ts";
+import type { XsServices } from "../host-sim/xs/services.ts";
 
 const TICKS = `(function () {
   const Timer = globalThis.__moddable.require("timer").default;
@@ -60,5 +61,39 @@ test("liveHeap: the largest live heap counts what is kept, not the garbage; live
   const kept = r.stats.maxLiveHeapCount - idle;
   t.true(kept >= 3000 && kept < 3000 + 5000, `live peak ${kept} slots above idle`);
   t.true((await e.liveHeapCount()) - idle < 200, "released after the run");
+  await e.close();
+});
+
+test("whenDelivered calls back once XS has read every chunk handed over (flow control)", async (t) => {
+  const events: string[] = [];
+  const services: XsServices = { ...createMemoryServices() };
+  services.http = {
+    request(_req, sink) {
+      sink.status(200, [["content-length", "3000"]]);
+      for (let i = 0; i < 3; i++) sink.data(new Uint8Array(1000));
+      sink.whenDelivered(() => {
+        events.push("delivered");
+        sink.end();
+      });
+      events.push("handed over");
+      return { abort() {} };
+    },
+  };
+  const bundle = `(function () {
+    const { Request } = globalThis.__moddable.require("http");
+    globalThis.main = () => new Promise((resolve) => {
+      let n = 0;
+      const r = new Request({ host: "h", path: "/" });
+      r.callback = function (m) {
+        if (m === 4) { n += this.read(ArrayBuffer).byteLength; trace("read " + n + "\\n"); }
+        if (m === 5 || m < 0) resolve(n);
+      };
+    });
+  })();`;
+  const e = await startXsEngine({ bundleCode: bundle, services, onTrace: (text) => events.push(text.trim()), httpFragmentSize: 1000 });
+  const r = await e.run();
+  t.is(r.outcome, "done");
+  t.is(r.value, 3000);
+  t.deepEqual(events, ["handed over", "read 1000", "read 2000", "read 3000", "delivered"]);
   await e.close();
 });
