@@ -35,7 +35,8 @@ async function load(): Promise<string> {
   return readFileSync(XS_RUNTIME_PATH, "utf8");
 }
 
-/** Sources of the bundle: src/ and the host-sim/xs files the build reads. */
+/** Sources of the bundle: src/, the Moddable declarations, tsconfig.moddable.json and the
+ * host-sim/xs files the build reads. */
 function newestSource(): number {
   let newest = 0;
   const visit = (p: string): void => {
@@ -44,7 +45,9 @@ function newestSource(): number {
     else if (p.endsWith(".ts")) newest = Math.max(newest, st.mtimeMs);
   };
   visit(path.join(ROOT, "src"));
+  visit(path.join(ROOT, "types/moddable"));
   for (const f of ["runtime-entry.ts", "runtime-protocol.ts", "moddable-globals.ts", "bundles.ts"]) visit(path.join(ROOT, "host-sim/xs", f));
+  newest = Math.max(newest, statSync(path.join(ROOT, "tsconfig.moddable.json")).mtimeMs);
   return newest;
 }
 
