@@ -102,6 +102,9 @@ export interface SimUpdateReport {
 }
 
 export const DEFAULT_SIZE = 1024 * 1024;
+/** The agent's stall timeout in the simulator: long enough that a loaded CI machine does not
+ * see stalls the server did not inject. */
+export const SIM_STALL_MS = 5000;
 
 export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateReport> {
   const t0 = performance.now();
@@ -264,7 +267,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
       failSelfTest: o.failSelfTest === true,
       toVersion,
       battery: board.readings.battery,
-      download: { stallMs: o.stallMs ?? 1000, backoffMs: o.backoffMs ?? 20, backoffMaxMs: 200 },
+      download: { stallMs: o.stallMs ?? SIM_STALL_MS, backoffMs: o.backoffMs ?? 20, backoffMaxMs: 200 },
       progress: o.onProgress !== undefined,
       verbose: o.log !== undefined,
     };
@@ -337,7 +340,7 @@ async function powerOn(board: SimBoard, run: (agent: Agent) => Promise<Step>, ct
       platform: board.platform(ctx.meter.wrap(nodeHttp), ctx.clock, { log: (level, m) => ctx.log(`${level}: ${m}`) }),
       selfTest: () => !(failSelfTest && boot.image.appDesc.version === (ctx.o.toVersion ?? "2.0.0")),
       onProgress: ctx.o.onProgress,
-      download: { stallMs: ctx.o.stallMs ?? 1000, backoffMs: ctx.o.backoffMs ?? 20, backoffMaxMs: 200 },
+      download: { stallMs: ctx.o.stallMs ?? SIM_STALL_MS, backoffMs: ctx.o.backoffMs ?? 20, backoffMaxMs: 200 },
       onInterruption: (reason, at) => {
         ctx.onInterruption();
         ctx.log(`download interrupted, resuming at ${at}: ${reason}`);

@@ -20,7 +20,7 @@ function freshBoard() {
 
 async function run(o: SimProtocolOptions) {
   const b = freshBoard();
-  const r = await simProtocolUpdate({ size: SIZE, stallMs: 500, backoffMs: 10, ...o, existing: b.board });
+  const r = await simProtocolUpdate({ size: SIZE, backoffMs: 10, ...o, existing: b.board });
   return { r, b, ota1Untouched: b.slot("ota_1") === b.ota1 };
 }
 

@@ -77,7 +77,7 @@ for (const engine of ENGINES) {
   });
 
   test(`${engine}: --stall-at times out and resumes`, async (t) => {
-    const r = await run({ existing: board(), stallAt: 120_000, stallMs: 300 });
+    const r = await run({ existing: board(), stallAt: 120_000, stallMs: 1500 });
     assertUpdated(t, r);
     t.is(r.interruptions, 1);
     t.is(r.bytesFetchedAgain, 0);

@@ -10,6 +10,7 @@ import { NodeClock } from "../node-clock.ts";
 import { nodeHttp } from "../node-http.ts";
 import { UpdateServer, digestsOf } from "../server.ts";
 import { ESP32_4MB_ASSETS } from "./sim-boards.ts";
+import { SIM_STALL_MS } from "../sim-update.ts";
 
 export interface SimMultiOptions {
   /** Plan order (default ["app", "assets"]). */
@@ -75,7 +76,7 @@ export async function simMultiUpdate(o: SimMultiOptions = {}): Promise<SimMultiR
       const agent = new Agent({
         platform,
         selfTest: () => !(o.failSelfTest && booted.image.appDesc.version === "2.0.0"),
-        download: { stallMs: 1000, backoffMs: 20, backoffMaxMs: 200 },
+        download: { stallMs: SIM_STALL_MS, backoffMs: 20, backoffMaxMs: 200 },
       });
       const report = await agent.boot();
       bootedVersion = report.version;
@@ -84,7 +85,7 @@ export async function simMultiUpdate(o: SimMultiOptions = {}): Promise<SimMultiR
         board.powerCycle();
         continue;
       }
-      const updater = new MultiComponentUpdater({ platform, agent, onComponent: (r) => applied.push(r), download: { stallMs: 1000, backoffMs: 20, backoffMaxMs: 200 } });
+      const updater = new MultiComponentUpdater({ platform, agent, onComponent: (r) => applied.push(r), download: { stallMs: SIM_STALL_MS, backoffMs: 20, backoffMaxMs: 200 } });
       if (!started) {
         started = true;
         outcome = await updater.apply(plan);
