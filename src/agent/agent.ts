@@ -55,6 +55,16 @@ export interface LocalSession {
   cancel(): void;
 }
 
+/** Bytes on their way into the inactive slot (see openIntake). */
+interface Intake {
+  readonly position: number;
+  write(chunk: Uint8Array): void;
+  /** Start again at byte 0. */
+  restart(): void;
+  /** Flushes, compares the offer's digests, checks the image; throws OtaError(-3). */
+  verify(): EspImageInfo;
+}
+
 interface Slot {
   label: string;
   index: number;
@@ -182,18 +192,7 @@ export class Agent {
     const fromVersion = this.runningVersion();
     const target = this.prepare(offer, fromVersion);
     this.lastPercent = 0;
-    const part = this.p.partitions.open(target.label);
-    this.journal.save({ phase: "download", offer, fromVersion, slot: target.label, progress: 0 });
-    this.boot_.releaseSlot(target.index, this.running().index);
-    const digests = new ImageDigests(this.p.digests);
-    const writer = new SlotWriter(part);
-    writer.seek(0);
-    let durable = 0;
-    writer.onSectorDone = (end) => {
-      if (end <= durable) return;
-      durable = end;
-      this.journal.checkpoint(Math.min(end, offer.size));
-    };
+    const intake = this.openIntake(offer, target, fromVersion, false);
     let open = true;
     const failed = (e: unknown): OtaError => {
       open = false;
@@ -205,29 +204,24 @@ export class Agent {
     return {
       offer,
       get position() {
-        return writer.position;
+        return intake.position;
       },
       write: (chunk) => {
         if (!open) throw new OtaError(ErrorCode.UpdateFailed, "the local update is closed");
-        if (writer.position + chunk.length > offer.size) {
+        if (intake.position + chunk.length > offer.size) {
           throw failed(new OtaError(ErrorCode.VerifyFailed, `more than the offer's ${offer.size} bytes`));
         }
         try {
-          digests.update(chunk);
-          writer.write(chunk);
+          intake.write(chunk);
         } catch (e) {
           throw failed(e);
         }
-        this.progress("download", writer.position, offer.size);
       },
       finish: () => {
         if (!open) throw new OtaError(ErrorCode.UpdateFailed, "the local update is closed");
         try {
-          if (writer.position !== offer.size) throw new OtaError(ErrorCode.VerifyFailed, `got ${writer.position} of ${offer.size} bytes`);
-          writer.flush();
-          const mismatch = digestMismatch(offer, digests.finish());
-          if (mismatch) throw new OtaError(ErrorCode.VerifyFailed, mismatch);
-          this.verifyImage(part, offer);
+          if (intake.position !== offer.size) throw new OtaError(ErrorCode.VerifyFailed, `got ${intake.position} of ${offer.size} bytes`);
+          intake.verify();
           this.stage(offer, target, 1);
         } catch (e) {
           const err = failed(e);
@@ -272,15 +266,42 @@ export class Agent {
   }
 
   private async fetchAndVerify(offer: Offer, target: Slot, fromVersion: string): Promise<EspImageInfo> {
-    const part = this.p.partitions.open(target.label);
     const j = this.journal.state;
     const resuming = j.phase === "download" && j.slot === target.label && sameOffer(j.offer, offer);
-    if (!resuming) this.journal.save({ phase: "download", offer, fromVersion, slot: target.label, progress: 0 });
-    this.boot_.releaseSlot(target.index, this.running().index);
+    const intake = this.openIntake(offer, target, fromVersion, resuming);
+    const sink: DownloadSink = {
+      get position() {
+        return intake.position;
+      },
+      restart: (validator) => {
+        intake.restart();
+        this.journal.save({ ...this.journal.state, validator, progress: 0 });
+      },
+      setValidator: (validator) => {
+        if (validator !== this.journal.state.validator) this.journal.save({ ...this.journal.state, validator });
+      },
+      data: (chunk) => intake.write(chunk),
+    };
+    await download(this.p.http, this.p.clock, sink, {
+      url: offer.url,
+      size: offer.size,
+      validator: resuming ? j.validator : undefined,
+      ...this.o.download,
+      onInterruption: this.o.onInterruption,
+    });
+    return intake.verify();
+  }
 
+  /** Opens the inactive slot for an image: the journal names it (unless resuming), no boot record
+   * may select the slot, the durable prefix is hashed again, and every complete sector becomes a
+   * checkpoint. Shared by downloads and local upgrades. */
+  private openIntake(offer: Offer, target: Slot, fromVersion: string, resume: boolean): Intake {
+    const part = this.p.partitions.open(target.label);
+    const start = resume ? this.journal.state.progress : 0;
+    if (!resume) this.journal.save({ phase: "download", offer, fromVersion, slot: target.label, progress: 0 });
+    this.boot_.releaseSlot(target.index, this.running().index);
     const digests = new ImageDigests(this.p.digests);
     const writer = new SlotWriter(part);
-    const start = resuming ? j.progress : 0;
     this.progress("check", 0, offer.size);
     this.hashPrefix(part, start, digests, offer.size);
     writer.seek(start);
@@ -290,37 +311,27 @@ export class Agent {
       durable = end;
       this.journal.checkpoint(Math.min(end, offer.size));
     };
-    const sink: DownloadSink = {
+    return {
       get position() {
         return writer.position;
       },
-      restart: (validator) => {
-        digests.reset();
-        writer.seek(0);
-        durable = 0;
-        this.journal.save({ ...this.journal.state, validator, progress: 0 });
-      },
-      setValidator: (validator) => {
-        if (validator !== this.journal.state.validator) this.journal.save({ ...this.journal.state, validator });
-      },
-      data: (chunk) => {
+      write: (chunk) => {
         digests.update(chunk);
         writer.write(chunk);
         this.progress("download", writer.position, offer.size);
       },
+      restart: () => {
+        digests.reset();
+        writer.seek(0);
+        durable = 0;
+      },
+      verify: () => {
+        writer.flush();
+        const mismatch = digestMismatch(offer, digests.finish());
+        if (mismatch) throw new OtaError(ErrorCode.VerifyFailed, mismatch);
+        return this.verifyImage(part, offer);
+      },
     };
-    await download(this.p.http, this.p.clock, sink, {
-      url: offer.url,
-      size: offer.size,
-      validator: resuming ? j.validator : undefined,
-      ...this.o.download,
-      onInterruption: this.o.onInterruption,
-    });
-    writer.flush();
-
-    const mismatch = digestMismatch(offer, digests.finish());
-    if (mismatch) throw new OtaError(ErrorCode.VerifyFailed, mismatch);
-    return this.verifyImage(part, offer);
   }
 
   /** Re-hashes the durable prefix from flash: native digests cannot export their state. */
