@@ -103,3 +103,20 @@ for (const engine of ENGINES) {
     });
   }
 }
+
+test("progress callbacks never go backwards and end at 100 before the restart", async (t) => {
+  const seen: { phase: string; percent: number }[] = [];
+  const r = await simUpdate({ size: SIZE, dropAt: [70_000], rebootAt: [150_000], onProgress: (p) => void seen.push({ phase: p.phase, percent: p.percent }) });
+  t.true(r.ok, r.reason);
+  // Within one power-on the percentage is monotonic; each power-on starts again from its checkpoint.
+  let runs = 0;
+  for (let i = 1; i < seen.length; i++) {
+    if (seen[i].percent < seen[i - 1].percent) {
+      runs++;
+      t.is(seen[i].phase, "check", "only a new power-on starts lower");
+    }
+  }
+  t.is(runs, 1, "one reboot");
+  t.deepEqual(seen.at(-1), { phase: "restart", percent: 100 });
+  t.true(seen.some((p) => p.phase === "verify") && seen.some((p) => p.phase === "stage"));
+});
