@@ -165,6 +165,14 @@ export async function simProtocolUpdate(o: SimProtocolOptions): Promise<SimProto
     },
   });
 
+  /** Waits until both sides saw every message, then closes the device's connection. */
+  const closeMqttSession = async (mqtt: { settled(): Promise<void>; close(): Promise<void> }, clock: NodeClock) => {
+    await mqtt.settled();
+    await until(() => received() >= sent, 3000);
+    clock.stopAll();
+    await mqtt.close();
+  };
+
   const mqttSession = async (report: BootReport, agent: Agent): Promise<Session> => {
     const clock = new NodeClock(boot);
     const mqtt = counting(await connectMqtt(broker!.url, `device-${dn}-boot${boot}`));
@@ -190,12 +198,7 @@ export async function simProtocolUpdate(o: SimProtocolOptions): Promise<SimProto
         return withTimeout(result, deliveryMs, () => refused(`no upgrade message within ${deliveryMs} ms`, offer, fromVersion));
       },
       progress: (p) => client.progress(p),
-      close: async () => {
-        await mqtt.settled();
-        await until(() => received() >= sent, 3000);
-        clock.stopAll();
-        await mqtt.close();
-      },
+      close: () => closeMqttSession(mqtt, clock),
     };
   };
 
@@ -245,12 +248,7 @@ export async function simProtocolUpdate(o: SimProtocolOptions): Promise<SimProto
         return withTimeout(result, deliveryMs, () => refused(`no plan within ${deliveryMs} ms`, offer, fromVersion));
       },
       progress: (p) => client.progress(p),
-      close: async () => {
-        await mqtt.settled();
-        await until(() => received() >= sent, 3000);
-        clock.stopAll();
-        await mqtt.close();
-      },
+      close: () => closeMqttSession(mqtt, clock),
     };
   };
 

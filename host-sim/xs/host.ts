@@ -44,6 +44,7 @@ import {
   type XsServices,
 } from "./services.ts";
 import { XsWorker, XsWorkerError, type RunResult } from "./worker.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
 
 export interface XsPreferenceLimits {
   /** "esp32": NVS errors ("nvs_open fail", "nvs set fail"); "esp": ESP8266/Pico/nRF52 ("too long"). */
@@ -679,7 +680,7 @@ export class XsEngine {
         if (!r || !r.streaming) throw new Error("closed");
         if (b === 1) {
           r.streaming = false;
-          r.request.body = concat(r.bodyParts);
+          r.request.body = concatBytes(...r.bodyParts);
           r.bodyParts = [];
           this.httpStart(a, r);
         } else {
@@ -838,17 +839,6 @@ export class XsEngine {
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
 
 function encodePreference(value: PreferenceValue | undefined): Uint8Array {
   if (value === undefined) return new Uint8Array([PREF.MISSING]);
