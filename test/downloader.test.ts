@@ -1,7 +1,7 @@
 import test from "ava";
 import { download, type DownloadSink } from "../src/download/downloader.ts";
 import type { ClockPort, HttpHandlers, HttpPort, HttpRequest } from "../src/ports.ts";
-import { OtaError } from "../src/agent/errors.ts";
+import { OtaError } from "../src/errors.ts";
 
 const SIZE = 1000;
 const image = Uint8Array.from({ length: SIZE }, (_, i) => (i * 7) & 255);

@@ -1,5 +1,5 @@
 import test from "ava";
-import { OtaError } from "../src/agent/errors.ts";
+import { OtaError } from "../src/errors.ts";
 import type { Offer } from "../src/agent/offer.ts";
 import type { UpdateResult } from "../src/agent/types.ts";
 import type { ClockPort, MqttPort, TimerHandle } from "../src/ports.ts";

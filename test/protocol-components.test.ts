@@ -3,7 +3,7 @@
 import test from "ava";
 import { simLocalUpgrade } from "../host-sim/cloud/sim-local.ts";
 import { simMultiUpdate } from "../host-sim/cloud/sim-multi.ts";
-import { OtaError } from "../src/agent/errors.ts";
+import { OtaError } from "../src/errors.ts";
 import type { LocalSession } from "../src/agent/agent.ts";
 import { LocalUpgrade, type LocalAgent } from "../src/protocol/local-upgrade.ts";
 import { parseMultiPlan } from "../src/protocol/multi-component.ts";

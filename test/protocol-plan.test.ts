@@ -1,5 +1,5 @@
 import test from "ava";
-import { OtaError } from "../src/agent/errors.ts";
+import { OtaError } from "../src/errors.ts";
 import type { Offer } from "../src/agent/offer.ts";
 import type { Readings } from "../src/agent/policy.ts";
 import type { UpdateResult } from "../src/agent/types.ts";

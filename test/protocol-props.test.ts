@@ -3,7 +3,7 @@
 
 import test from "ava";
 import fc from "fast-check";
-import { OtaError } from "../src/agent/errors.ts";
+import { OtaError } from "../src/errors.ts";
 import { parseOffer } from "../src/agent/offer.ts";
 import {
   encodeInform, encodeProgress, encodeUpgrade, parseInform, parseProgress, parseUpgrade, type UpgradeData,

@@ -19,7 +19,7 @@ import {
 } from "../../src/boot/esp-otadata.ts";
 import { checkEspImage, type EspImageInfo } from "../../src/image/esp-app-image.ts";
 import type { FlashPartition } from "../../src/ports.ts";
-import { OtaError } from "../../src/agent/errors.ts";
+import { OtaError } from "../../src/errors.ts";
 import { nodeDigests } from "../node-digests.ts";
 import type { NorFlash } from "../flash/nor-flash.ts";
 

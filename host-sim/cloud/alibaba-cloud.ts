@@ -7,7 +7,7 @@ import {
   alibabaTopics, encodeUpgrade, parseInform, parseProgress, parseRequest,
   type AlibabaTopics, type InformMessage, type ProgressMessage, type SignMethod, type UpgradeMessage,
 } from "../../src/protocol/alibaba-mqtt.ts";
-import { OtaError } from "../../src/agent/errors.ts";
+import { OtaError } from "../../src/errors.ts";
 import { compareVersions } from "../../src/agent/version.ts";
 import type { OfferJson } from "../server.ts";
 import { connectMqtt, type NodeMqttPort } from "./node-mqtt.ts";

@@ -2,7 +2,7 @@
 // with the plan of its job, sends the package once the device confirms, and records events and
 // the result after the reboot. A refusal, a failure event (10706) or the result ends the job.
 
-import { OtaError } from "../../src/agent/errors.ts";
+import { OtaError } from "../../src/errors.ts";
 import {
   QuecAction, QuecOtaEvent, encodePackage, encodePlan, parseDeviceMessage, quecTopics,
   type DeviceMessage, type PackageInfo, type Plan,

@@ -11,7 +11,7 @@
 
 import { existsSync } from "node:fs";
 import type { Agent } from "../../src/agent/agent.ts";
-import { ErrorCode, errorMessage } from "../../src/agent/errors.ts";
+import { ErrorCode, errorMessage } from "../../src/errors.ts";
 import type { Offer } from "../../src/agent/offer.ts";
 import type { Readings } from "../../src/agent/policy.ts";
 import type { BootReport, Progress, UpdateResult } from "../../src/agent/types.ts";

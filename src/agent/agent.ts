@@ -11,7 +11,7 @@ import { ImageDigests, digestMismatch } from "../download/image-digests.ts";
 import { SlotWriter } from "../flash/slot-writer.ts";
 import { checkEspImage, type EspImageInfo } from "../image/esp-app-image.ts";
 import { APP_DESC_IMAGE_OFFSET, APP_DESC_SIZE, parseAppDesc, type AppDesc } from "../image/esp-app-desc.ts";
-import { ErrorCode, OtaError, errorMessage, type ErrorCodeValue } from "./errors.ts";
+import { ErrorCode, OtaError, errorMessage, type ErrorCodeValue } from "../errors.ts";
 import { Journal, type JournalState } from "./journal.ts";
 import { parseOffer, type Offer } from "./offer.ts";
 import { decide } from "./policy.ts";

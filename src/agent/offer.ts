@@ -2,7 +2,7 @@
 // protocol dialect turns its payload into this shape, through parseOffer, so that validation
 // happens in one place.
 
-import { OtaError, ErrorCode } from "./errors.ts";
+import { OtaError, ErrorCode } from "../errors.ts";
 
 export interface Offer {
   /** Component name: "app" for the main firmware; other names address data partitions. */

@@ -1,6 +1,6 @@
 // The agent's public shapes: what boot() and update() report, and the progress events.
 
-import type { ErrorCodeValue } from "./errors.ts";
+import type { ErrorCodeValue } from "../errors.ts";
 
 export type Phase = "check" | "download" | "verify" | "stage" | "restart" | "confirm" | "rollback";
 

@@ -11,7 +11,7 @@
 // After maxFailures attempts in a row that brought no byte, it fails with -2.
 
 import type { ClockPort, HttpHeaders, HttpPort } from "../ports.ts";
-import { ErrorCode, OtaError } from "../agent/errors.ts";
+import { ErrorCode, OtaError } from "../errors.ts";
 import { parseContentRange, parseLength, rangeFrom } from "./content-range.ts";
 
 export interface DownloadSink {

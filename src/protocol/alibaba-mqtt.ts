@@ -16,7 +16,7 @@
 // too. extData.minBattery, extData.minSignal and extData.requiredSpace, when present, become the
 // offer's policy thresholds.
 
-import { ErrorCode, OtaError, errorMessage, type ErrorCodeValue } from "../agent/errors.ts";
+import { ErrorCode, OtaError, errorMessage, type ErrorCodeValue } from "../errors.ts";
 import { parseOffer, type Offer } from "../agent/offer.ts";
 import type { BootReport, Progress, UpdateResult } from "../agent/types.ts";
 import { compareVersions } from "../agent/version.ts";

@@ -8,7 +8,7 @@
 // that fails (network, status, malformed document) is retried with capped exponential backoff
 // and jitter; a successful poll waits the normal interval. Timers are the ClockPort's.
 
-import { ErrorCode, OtaError, errorMessage } from "../agent/errors.ts";
+import { ErrorCode, OtaError, errorMessage } from "../errors.ts";
 import { parseOffer, type Offer } from "../agent/offer.ts";
 import { decide, type Readings } from "../agent/policy.ts";
 import type { UpdateResult } from "../agent/types.ts";

@@ -12,7 +12,7 @@
 // here verify() also stages the image and the agent restarts into it, as update() does.
 
 import type { LocalSession } from "../agent/agent.ts";
-import { ErrorCode, OtaError, errorMessage } from "../agent/errors.ts";
+import { ErrorCode, OtaError, errorMessage } from "../errors.ts";
 import type { UpdateResult } from "../agent/types.ts";
 import { orderableVersion } from "./payload.ts";
 

@@ -13,7 +13,7 @@
 // written again from its first byte by resume().
 
 import type { Agent } from "../agent/agent.ts";
-import { ErrorCode, OtaError, errorMessage, type ErrorCodeValue } from "../agent/errors.ts";
+import { ErrorCode, OtaError, errorMessage, type ErrorCodeValue } from "../errors.ts";
 import { parseOffer, type Offer } from "../agent/offer.ts";
 import { decide } from "../agent/policy.ts";
 import type { BootReport } from "../agent/types.ts";

@@ -1,7 +1,7 @@
 // JSON payloads of the cloud dialects: bytes in and out of an MqttPort or HttpPort, bounded in
 // size, with every failure turned into OtaError(-1) so a hostile payload can only be refused.
 
-import { ErrorCode, OtaError } from "../agent/errors.ts";
+import { ErrorCode, OtaError } from "../errors.ts";
 import { compareVersions } from "../agent/version.ts";
 import { utf8Decode, utf8Encode } from "../util/utf8.ts";
 

@@ -28,7 +28,7 @@
 //                    {"type":"result","taskId","component","version","code":10705|10706,"errorCode","reason"}
 //                    {"type":"request","component","version"}   (asks for a plan, as AT+QIOTOTAREQ)
 
-import { ErrorCode, OtaError, errorMessage } from "../agent/errors.ts";
+import { ErrorCode, OtaError, errorMessage } from "../errors.ts";
 import { parseOffer, type Offer } from "../agent/offer.ts";
 import { decide, type PolicyDecision, type Readings } from "../agent/policy.ts";
 import type { BootReport, Progress, UpdateResult } from "../agent/types.ts";
