@@ -62,11 +62,25 @@ export function encodeEntry(seq: number, state: number): Uint8Array {
   return b;
 }
 
-/** bootloader_utility: invalid = erased seq, INVALID or ABORTED state. */
+/** A copy of a 32-byte entry as read, with only ota_state replaced: what the bootloader writes
+ * back when it aborts a PENDING_VERIFY entry or arms a NEW one (bootloader_utility.c sets
+ * otadata[i].ota_state and calls write_otadata on the struct it read, so seq, seq_label and crc
+ * stay as they were, a bad crc included). */
+export function withState(raw: Uint8Array, state: number): Uint8Array {
+  const b = raw.slice(0, OTA_ENTRY_SIZE);
+  writeU32LE(b, OTA_STATE_OFFSET, state);
+  return b;
+}
+
+/** bootloader_common_ota_select_invalid: erased seq, INVALID or ABORTED state. The crc is not
+ * looked at: an entry whose crc is bad is neither invalid nor valid. */
+export function isInvalid(e: OtaEntry): boolean {
+  return e.seq === OTA_SEQ_ERASED || e.state === OtaState.Invalid || e.state === OtaState.Aborted;
+}
+
+/** bootloader_common_ota_select_valid: not invalid, and the crc matches. */
 export function isSelectable(e: OtaEntry): boolean {
-  if (e.seq === OTA_SEQ_ERASED) return false;
-  if (e.state === OtaState.Invalid || e.state === OtaState.Aborted) return false;
-  return e.crcOk;
+  return !isInvalid(e) && e.crcOk;
 }
 
 /** bootloader_common_select_otadata: the valid entry with the higher seq; ties go to entry 0.
@@ -80,9 +94,10 @@ export function selectActive(entries: readonly OtaEntry[]): number {
   return -1;
 }
 
-/** The OTA slot index an entry's seq selects: (seq - 1) % app_count. */
+/** The OTA slot index an entry's seq selects: (seq - 1) % app_count, in uint32_t as in
+ * bootloader_utility.c (seq 0 gives 0xFFFFFFFF % app_count, not -1). */
 export function slotOfSeq(seq: number, appCount: number): number {
-  return (seq - 1) % appCount;
+  return ((seq - 1) >>> 0) % appCount;
 }
 
 /** compute_ota_seq_for_target_slot: the smallest ((slot + 1) % count) + i * count not below seq. */

@@ -22,6 +22,9 @@ export const ESP_HASH_APPENDED_OFFSET = 23;
 /** Offset of entry_addr (u32) and chip_id (u16) in esp_image_header_t. */
 export const ESP_ENTRY_ADDR_OFFSET = 4;
 export const ESP_CHIP_ID_OFFSET = 12;
+/** Offsets of min_chip_rev_full and max_chip_rev_full (u16, major * 100 + minor). */
+export const ESP_MIN_CHIP_REV_FULL_OFFSET = 15;
+export const ESP_MAX_CHIP_REV_FULL_OFFSET = 17;
 /** Length of the appended SHA-256. */
 export const ESP_APPENDED_HASH_SIZE = 32;
 /** Largest read checkEspImage issues. */
