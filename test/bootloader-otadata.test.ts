@@ -8,6 +8,8 @@ import test from "ava";
 import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
+import { NorFlash } from "../host-sim/flash/nor-flash.ts";
+import { EspBootControl } from "../src/boot/esp-boot-control.ts";
 import { otadataCrc } from "../src/util/crc32.ts";
 import { toHex } from "../src/util/bytes.ts";
 
@@ -199,4 +201,14 @@ test("every pair of erased, valid and torn entries boots and leaves otadata as E
   }
   t.is(runs, 3 * variants.length ** 2);
   t.deepEqual(mismatches.slice(0, 5), [], `${mismatches.length} of ${runs} states disagree`);
+});
+
+test("the application side never writes a seq that wraps past uint32 (it would read as erased or as 0)", (t) => {
+  const flash = new NorFlash({ size: 2 * SECTOR, sectors: [{ offset: 0, size: SECTOR }, { offset: SECTOR, size: SECTOR }], writeAlign: 4, erasedValue: 0xff });
+  flash.write(0, entry(0xfffffffe, VALID)); // slot (0xfffffffe - 1) % 2 = 1 is running
+  const before = toHex(flash.bytes);
+  const bc = new EspBootControl(flash.partition("otadata", 0, 2 * SECTOR), 2);
+  t.is(bc.active()?.slot, 1);
+  t.throws(() => bc.stage(0), { instanceOf: RangeError, message: /does not fit below 0xffffffff/ });
+  t.is(toHex(flash.bytes), before, "nothing was written");
 });

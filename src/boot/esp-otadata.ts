@@ -100,12 +100,18 @@ export function slotOfSeq(seq: number, appCount: number): number {
   return ((seq - 1) >>> 0) % appCount;
 }
 
-/** compute_ota_seq_for_target_slot: the smallest ((slot + 1) % count) + i * count not below seq. */
+/** compute_ota_seq_for_target_slot: the smallest ((slot + 1) % count) + i * count not below seq.
+ * ota_seq is a uint32_t whose all-ones value means "erased": a seq that does not fit below it
+ * (ESP-IDF would wrap or loop) is refused rather than written truncated. */
 export function seqForSlot(currentSeq: number, slot: number, appCount: number): number {
   const base = (slot + 1) % appCount;
   if (currentSeq <= base) return base === 0 ? appCount : base;
   const i = Math.ceil((currentSeq - base) / appCount);
-  return base + i * appCount;
+  const seq = base + i * appCount;
+  if (seq >= OTA_SEQ_ERASED) {
+    throw new RangeError(`otadata seq 0x${seq.toString(16)} for slot ${slot} does not fit below 0xffffffff: the sequence space is used up`);
+  }
+  return seq;
 }
 
 /** Offset of entry i inside the otadata partition. */
