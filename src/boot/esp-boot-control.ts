@@ -74,6 +74,15 @@ export class EspBootControl {
       this.otadata.erase(entryOffset(i), OTADATA_SECTOR_SIZE);
       return;
     }
+    // No record selects the running slot either, e.g. the bootloader's first {1, VALID} write
+    // was cut and ESP-IDF booted by trying every partition, which writes nothing: write one into
+    // a sector that holds no selectable record, so that a rollback returns to a VALID image.
+    const keeps = entries.some((e) => isSelectable(e) && slotOfSeq(e.seq, this.appCount) === running);
+    const free = entries.findIndex((e) => !isSelectable(e));
+    if (keeps || free < 0) return;
+    let top = 0;
+    for (const e of entries) if (isSelectable(e) && e.seq > top) top = e.seq;
+    this.writeEntry(free, seqForSlot(top + 1, running, this.appCount), OtaState.Valid);
   }
 
   /** esp_ota_set_boot_partition for an OTA slot: the next boot tries `slot` once. */
