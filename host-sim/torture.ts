@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { simUpdate, type BootInfo, type SimUpdateReport } from "./sim-update.ts";
 import { SimBoard } from "./board.ts";
 import { profile } from "./boards/profiles.ts";
-import { buildTestImage } from "./image-builder.ts";
+import { buildImageOfSize, buildTestImage } from "./image-builder.ts";
 import { CUT_MODES, type CutMode } from "./flash/nor-flash.ts";
 import { Rng } from "./rng.ts";
 
@@ -65,7 +65,7 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
   const every = o.secondCutEvery ?? 5;
   const engine = o.engine ?? "node";
   const oldImage = buildTestImage({ version: "1.0.0", size: BASE_SIZE });
-  const newImage = buildTestImage({ version: "2.0.0", size, build: 1 });
+  const newImage = buildImageOfSize({ version: "2.0.0", size, build: 1 });
   const known = new Map([[sha(oldImage), "1.0.0"], [sha(newImage), "2.0.0"]]);
   const report: TortureReport = { cycles, modes, cutPoints: {}, runs: 0, failures: 0, firstFailure: null, seconds: 0 };
   const rng = new Rng(seed);
