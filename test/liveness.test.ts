@@ -10,8 +10,13 @@ import { checkEspImage } from "../src/image/esp-app-image.ts";
 import { nodeDigests } from "../host-sim/node-digests.ts";
 import { journalOps } from "./helpers/journal-ops.ts";
 import { ENGINES } from "./helpers/engines.ts";
-import { digestsOf } from "../host-sim/server.ts";
 import { Journal, type JournalState } from "../src/agent/journal.ts";
+import { Agent } from "../src/agent/agent.ts";
+import type { UpdateResult } from "../src/agent/types.ts";
+import type { FlashPartition, Platform } from "../src/ports.ts";
+import { UpdateServer, digestsOf, type OfferJson } from "../host-sim/server.ts";
+import { nodeHttp } from "../host-sim/node-http.ts";
+import { NodeClock } from "../host-sim/node-clock.ts";
 
 const KiB = 1024;
 const board = () => SimBoard.create(profile("esp32-4mb"), buildTestImage({ version: "1.0.0", size: 64 * KiB }));
@@ -112,3 +117,102 @@ for (const engine of ENGINES) {
     t.true(lines.some((l) => l.includes("2 resumes at 0x8000 made no progress")), lines.join("\n"));
   });
 }
+
+/** Power-ons of a seeded board driven by hand (Node engine): the bootloader, a fresh Agent on a
+ * platform `wrap` may alter, boot(), then `run` with the server's offer. */
+async function powerOns(
+  b: SimBoard,
+  count: number,
+  wrap: (p: Platform, n: number) => Platform,
+  run: (agent: Agent, offer: OfferJson, n: number) => Promise<UpdateResult | undefined>,
+) {
+  const image = buildImageOfSize({ version: "2.0.0", size: ODD, build: 1 });
+  const server = new UpdateServer({ version: "2.0.0", build: { id: 1, bytes: image } });
+  await server.listen();
+  const results: (UpdateResult | undefined)[] = [];
+  const lines: string[] = [];
+  try {
+    for (let n = 0; n < count; n++) {
+      b.boot();
+      const clock = new NodeClock(n + 1);
+      try {
+        const platform = wrap(b.platform(nodeHttp, clock, { log: (_level, m) => lines.push(m) }), n);
+        const agent = new Agent({ platform, download: { stallMs: 5000, backoffMs: 1, backoffMaxMs: 2, maxFailures: 2 } });
+        await agent.boot();
+        results.push(await run(agent, server.offer(), n));
+      } finally {
+        clock.stopAll();
+      }
+      if (n < count - 1) b.powerCycle();
+    }
+  } finally {
+    await server.close();
+  }
+  return { results, lines, stats: server.stats };
+}
+
+/** The slot's reads fail until the first write or erase of this power-on: exactly the prefix
+ * re-hash of a resume fails, every time (a flash fault that a fresh start does not touch). */
+function failPrefixReads(p: Platform): Platform {
+  const open = p.partitions.open;
+  let touched = false;
+  const partitions = {
+    ...p.partitions,
+    open: (label: string): FlashPartition => {
+      const part = open(label);
+      if (label !== "ota_1") return part;
+      return {
+        ...part,
+        read: (at, n) => {
+          if (!touched) throw new Error("uncorrectable ECC error");
+          return part.read(at, n);
+        },
+        write: (at, data) => ((touched = true), part.write(at, data)),
+        erase: (at, n) => ((touched = true), part.erase(at, n)),
+      };
+    },
+  };
+  return { ...p, partitions };
+}
+
+test("node: a resume that fails the same way twice (a flash error) starts again from byte 0", async (t) => {
+  const b = seeded(0x8000);
+  const { results, lines } = await powerOns(b, 3, failPrefixReads, (agent, offer) => agent.update(offer));
+  t.deepEqual(results.map((r) => r?.errorCode), [-4, -4, 0], JSON.stringify(results));
+  t.true(lines.some((l) => l.includes("2 resumes at 0x8000 made no progress; starting again from byte 0")), lines.join("\n"));
+  t.true(b.restartRequested, "staged and restarting");
+});
+
+test("node: a resume that fails to download (-2) is not a failed resume: the next one continues from its offset", async (t) => {
+  const b = seeded(0x8000);
+  const { results, lines } = await powerOns(b, 4, (p) => p, (agent, offer, n) =>
+    agent.update(n < 3 ? { ...offer, url: "http://127.0.0.1:1/app.bin" } : offer));
+  t.deepEqual(results.map((r) => r?.errorCode), [-2, -2, -2, 0], JSON.stringify(results));
+  t.false(lines.some((l) => l.includes("made no progress")), lines.join("\n"));
+  t.true(lines.filter((l) => l.includes("resuming the download at 0x8000")).length === 4, lines.join("\n"));
+  t.true(b.restartRequested, "staged and restarting");
+});
+
+test("node: resume() discards a journaled offer it cannot parse, with a log line, and forgets it", async (t) => {
+  const b = seeded(0x8000);
+  const j = new Journal(b.partition("otajournal"));
+  const bad = { ...j.load(), offer: { ...j.state.offer!, sha256: "not hex" } };
+  j.save(bad);
+  const { results, lines } = await powerOns(b, 2, (p) => p, async (agent) => agent.resume());
+  t.is(results[0]?.errorCode, -1);
+  t.is(results[1], undefined, "nothing pending after the discard");
+  t.true(lines.some((l) => l.includes("journal: discarding the interrupted update to 2.0.0")), lines.join("\n"));
+});
+
+test("node: boot() discards a journaled download that can never continue (not newer than the running image)", async (t) => {
+  const b = seeded(0x8000);
+  const j = new Journal(b.partition("otajournal"));
+  const state = j.load();
+  j.save({ ...state, offer: { ...state.offer!, version: "0.9.0" } });
+  const { results, lines } = await powerOns(b, 1, (p) => p, async (agent) => {
+    t.is(agent.pending(), undefined);
+    return agent.resume();
+  });
+  t.is(results[0], undefined);
+  t.true(lines.some((l) => l.includes("discarding the interrupted download of 0.9.0: 0.9.0 is not newer than the running 1.0.0")), lines.join("\n"));
+});
