@@ -216,3 +216,17 @@ test("node: boot() discards a journaled download that can never continue (not ne
   t.is(results[0], undefined);
   t.true(lines.some((l) => l.includes("discarding the interrupted download of 0.9.0: 0.9.0 is not newer than the running 1.0.0")), lines.join("\n"));
 });
+
+// Offers of any byte size, end to end, with a dropped connection and a power loss on the way.
+for (const engine of ENGINES) {
+  for (const size of [5003, 64 * KiB + 1, 64 * KiB + 6, 64 * KiB + 19]) {
+    test(`${engine}: a ${size}-byte offer (${size % 4} mod 4, ${size % 16} mod 16) with a drop and a reboot: 2.0.0 confirmed`, async (t) => {
+      const r = await simUpdate({ engine, existing: board(), size, dropAt: [Math.floor(size / 3)], rebootAt: [Math.floor((2 * size) / 3)] });
+      t.true(r.ok, r.reason);
+      t.is(r.bootedVersion, "2.0.0");
+      t.is(r.imageState, "valid");
+      t.is(r.interruptions, 2);
+      t.is(r.slotSha256, r.imageSha256);
+    });
+  }
+}
