@@ -9,7 +9,8 @@ import { findPartition } from "../src/flash/partition-table.ts";
 import { checkEspImage } from "../src/image/esp-app-image.ts";
 import { nodeDigests } from "../host-sim/node-digests.ts";
 import { journalOps } from "./helpers/journal-ops.ts";
-import { ENGINES } from "./helpers/engines.ts";
+import { ENGINES, type Engine } from "./helpers/engines.ts";
+import { CUT_MODES } from "../host-sim/flash/nor-flash.ts";
 import { Journal, type JournalState } from "../src/agent/journal.ts";
 import { Agent } from "../src/agent/agent.ts";
 import type { UpdateResult } from "../src/agent/types.ts";
@@ -37,22 +38,38 @@ test("image builder: trailing bytes follow a valid image, digests cover them, no
 for (const engine of ENGINES) {
   // The defect of issue 9 §1: the end-of-image checkpoint (0x10001) was left in the journal by a
   // cut before the "staging" record, and every later boot failed with -4 "resume offset 0x10001
-  // is not on a sector boundary".
-  test(`${engine}: 65537-byte offer, cut just before the journal's staging record: the update converges`, async (t) => {
-    const size = 64 * KiB + 1;
-    const ops = await journalOps(board, size);
-    const staging = ops.find((o) => o.phase === "staging");
-    if (!staging) return t.fail("no staging record in an uncut run");
-    const lines: string[] = [];
-    const r = await simUpdate({ engine, existing: board(), size, cutAt: [staging.index], cutMode: "before", log: (l) => lines.push(l) });
-    t.true(r.ok, r.reason);
-    t.is(r.bootedVersion, "2.0.0");
-    t.is(r.imageState, "valid");
-    t.is(r.slotSha256, r.imageSha256);
-    t.true(r.bytesFetchedAgain <= 4096, `fetched again ${r.bytesFetchedAgain}`);
-    t.true(lines.some((l) => l.includes("0x10001") && l.includes("0x10000")), lines.join("\n"));
-  });
+  // is not on a sector boundary". In every cut mode.
+  for (const mode of CUT_MODES) {
+    test(`${engine}: 65537-byte offer, cut (${mode}) at the journal's staging record: the update converges`, async (t) => {
+      const size = 64 * KiB + 1;
+      const ops = await journalOps(board, size);
+      const staging = ops.find((o) => o.phase === "staging");
+      if (!staging) return t.fail("no staging record in an uncut run");
+      const lines: string[] = [];
+      const r = await simUpdate({ engine, existing: board(), size, cutAt: [staging.index], cutMode: mode, seed: staging.index, log: (l) => lines.push(l) });
+      t.true(r.ok, r.reason);
+      t.is(r.bootedVersion, "2.0.0");
+      t.is(r.imageState, "valid");
+      t.is(r.slotSha256, r.imageSha256);
+      t.true(r.bytesFetchedAgain <= 4096, `fetched again ${r.bytesFetchedAgain}`);
+      t.true(lines.some((l) => l.includes("0x10001") && l.includes("0x10000")), lines.join("\n"));
+    });
+  }
 }
+
+test("xs: a 65555-byte update does the very flash operations Node does (the Node sweep's cut points hold for XS)", async (t) => {
+  const ops = async (engine: Engine) => {
+    const b = board();
+    const seen: string[] = [];
+    b.flash.onOp = (op, index) => seen.push(`${index} ${op.kind} 0x${op.address.toString(16)} +${op.length}`);
+    const r = await simUpdate({ engine, existing: b, size: 64 * KiB + 19 });
+    t.true(r.ok, r.reason);
+    return seen;
+  };
+  const node = await ops("node");
+  t.true(node.length > 50);
+  t.deepEqual(await ops("xs"), node);
+});
 
 // Journal states written straight into the board's journal, as a cut, a crash or an older
 // firmware may leave them: each resumes or is discarded with a log line, and the update ends on
