@@ -67,9 +67,10 @@ export function program(): Command {
     .option("--size <size>", "total size (e.g. 1MiB, 64KiB)", "1MiB")
     .option("--build <n>", "variant of the same version", int, 1)
     .option("--secure-version <n>", "esp_app_desc secure_version", int, 0)
+    .option("--trailing <n>", "bytes appended after the image (an offer of any byte size)", int, 0)
     .requiredOption("-o, --out <file>", "output file")
-    .action((opts: { version: string; size: string; build: number; secureVersion: number; out: string }) => {
-      const r = imageBuildCommand({ version: opts.version, size: opts.size, out: opts.out, build: opts.build, secureVersion: opts.secureVersion });
+    .action((opts: { version: string; size: string; build: number; secureVersion: number; trailing: number; out: string }) => {
+      const r = imageBuildCommand({ version: opts.version, size: opts.size, out: opts.out, build: opts.build, secureVersion: opts.secureVersion, trailing: opts.trailing });
       console.log(`wrote ${r.out}: ${r.size} bytes, sha256 ${r.sha256}`);
     });
 

@@ -24,6 +24,9 @@ export interface TestImageOptions {
   secureVersion?: number;
   /** Variant seed: same version, different bytes. Default 0. */
   build?: number;
+  /** Bytes appended after the image (an offer of any byte size: the digests cover them, the
+   * image walk ends before them). Deterministic, never the erased value 0xFF. Default 0. */
+  trailing?: number;
 }
 
 const SEGMENT_COUNT = 4;
@@ -52,12 +55,16 @@ function prng(seed: number): () => number {
   };
 }
 
-/** Builds a valid ESP32 app image of exactly `size` bytes. Throws on a size that is not a
- * multiple of 16, below 1 KiB or above 16 MiB (no rounding). */
+/** Builds a valid ESP32 app image of exactly `size` bytes, then `trailing` bytes. Throws on a
+ * size that is not a multiple of 16, below 1 KiB or above 16 MiB (no rounding), or a trailing
+ * count that is not an integer in [0, 16 MiB]. */
 export function buildTestImage(opts: TestImageOptions): Uint8Array {
-  const { version, size, projectName = "xs-ota-demo", secureVersion = 0, build = 0 } = opts;
+  const { version, size, projectName = "xs-ota-demo", secureVersion = 0, build = 0, trailing = 0 } = opts;
   if (!Number.isInteger(size) || size % 16 || size < 1024 || size > 16 * 1024 * 1024) {
     throw new RangeError(`image size ${size} must be a multiple of 16 in [1 KiB, 16 MiB]`);
+  }
+  if (!Number.isInteger(trailing) || trailing < 0 || trailing > 16 * 1024 * 1024) {
+    throw new RangeError(`trailing byte count ${trailing} must be an integer in [0, 16 MiB]`);
   }
   const rnd = prng(fnv1a(`${version}\u0000${build}`));
   // Checksum block of 4, 8, 12 or 16 bytes (varies with the seed); every length is a multiple
@@ -74,7 +81,7 @@ export function buildTestImage(opts: TestImageOptions): Uint8Array {
   const irom = data - drom - dram - iram;
   const lengths = [drom, dram, iram, irom];
 
-  const img = new Uint8Array(size);
+  const img = new Uint8Array(size + trailing);
   img[0] = ESP_IMAGE_MAGIC;
   img[1] = SEGMENT_COUNT;
   img[2] = 2; // spi_mode DIO
@@ -108,7 +115,15 @@ export function buildTestImage(opts: TestImageOptions): Uint8Array {
   if (pos !== unpadded || checksumBlockLength(pos) !== pad) throw new Error("image layout bug");
   img[pos + pad - 1] = checksum; // padding bytes before it stay zero
   img.set(createHash("sha256").update(img.subarray(0, pos + pad)).digest(), pos + pad);
+  for (let i = size; i < img.length; i++) img[i] = rnd() % 0xff; // never 0xFF: padding must not pass for data
   return img;
+}
+
+/** An offer of exactly `size` bytes, any size from 1 KiB: the largest valid image whose size is
+ * a multiple of 16, then `size % 16` trailing bytes (sim update and torture take any --size). */
+export function buildImageOfSize(opts: Omit<TestImageOptions, "trailing">): Uint8Array {
+  const rest = Number.isInteger(opts.size) ? opts.size % 16 : 0;
+  return buildTestImage({ ...opts, size: opts.size - rest, trailing: rest });
 }
 
 /** Parses "4096", "0x1000", "64K", "64KiB", "64KB", "2M", "1MiB" (case-insensitive). All
@@ -131,6 +146,8 @@ export interface ImageBuildOptions {
   build?: number;
   secureVersion?: number;
   projectName?: string;
+  /** Bytes appended after the image (`--trailing N`). */
+  trailing?: number;
 }
 
 /** CLI glue for `xs-ota image build`: builds the image and writes it to `out`. */
@@ -141,6 +158,7 @@ export function imageBuildCommand(opts: ImageBuildOptions): { out: string; size:
     build: opts.build,
     secureVersion: opts.secureVersion,
     projectName: opts.projectName,
+    trailing: opts.trailing,
   });
   writeFileSync(opts.out, image);
   return { out: opts.out, size: image.length, sha256: createHash("sha256").update(image).digest("hex") };

@@ -8,7 +8,7 @@ import { Agent } from "../src/agent/agent.ts";
 import type { BootReport, Phase, Progress, UpdateResult } from "../src/agent/types.ts";
 import { profile as boardProfile } from "./boards/profiles.ts";
 import { SimBoard } from "./board.ts";
-import { buildTestImage } from "./image-builder.ts";
+import { buildImageOfSize, buildTestImage } from "./image-builder.ts";
 import { UpdateServer, type ServerFaults, type OfferJson } from "./server.ts";
 import { HttpMeter } from "./http-meter.ts";
 import { nodeHttp } from "./node-http.ts";
@@ -32,7 +32,7 @@ export interface SimUpdateOptions {
   flash?: string;
   fromVersion?: string;
   toVersion?: string;
-  /** Size of the 2.0.0 image in bytes. */
+  /** Size of the 2.0.0 offer in bytes, any size from 1 KiB (a valid image, then size % 16 trailing bytes). */
   size?: number;
   /** Which build of the target version the server serves (a new build has a new ETag). */
   build?: number;
@@ -122,7 +122,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   if (o.cutAt?.length) board.armCuts(o.cutAt.map((at) => ({ at, mode: o.cutMode ?? "before", seed })));
 
   const buildId = o.build ?? 1;
-  const image = buildTestImage({ version: toVersion, size, build: buildId });
+  const image = buildImageOfSize({ version: toVersion, size, build: buildId });
   const faults: ServerFaults = {
     corruptByte: o.corruptByte, dropAt: o.dropAt, ignoreRange: o.ignoreRange,
     changeEtagAt: o.changeEtagAt, stallAt: o.stallAt, httpErrors: o.httpErrors, etagSuffix: o.etagSuffix,
@@ -131,7 +131,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     {
       version: toVersion,
       build: { id: buildId, bytes: image },
-      nextBuild: o.changeEtagAt !== undefined ? { id: buildId + 1, bytes: buildTestImage({ version: toVersion, size, build: buildId + 1 }) } : undefined,
+      nextBuild: o.changeEtagAt !== undefined ? { id: buildId + 1, bytes: buildImageOfSize({ version: toVersion, size, build: buildId + 1 }) } : undefined,
     },
     faults,
   );

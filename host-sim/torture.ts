@@ -11,9 +11,10 @@ import { createHash } from "node:crypto";
 import { simUpdate, type BootInfo, type SimUpdateReport } from "./sim-update.ts";
 import { SimBoard } from "./board.ts";
 import { profile } from "./boards/profiles.ts";
-import { buildTestImage } from "./image-builder.ts";
+import { buildImageOfSize, buildTestImage } from "./image-builder.ts";
 import { CUT_MODES, type CutMode } from "./flash/nor-flash.ts";
 import { Rng } from "./rng.ts";
+import { findPartition } from "../src/flash/partition-table.ts";
 
 export type Cycle = "update" | "rollback";
 
@@ -30,6 +31,9 @@ export interface TortureOptions {
    * (default), or a sample of this many, spread evenly over the cycle (first and last included;
    * each mode shifted so that the modes cut at different operations). */
   cutPoints?: number;
+  /** With cutPoints: also cut at every write and erase of the journal partition (each journal
+   * record, the staging one included, whatever the sample). */
+  cutJournal?: boolean;
   onRun?: (done: number, total: number) => void;
 }
 
@@ -65,7 +69,7 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
   const every = o.secondCutEvery ?? 5;
   const engine = o.engine ?? "node";
   const oldImage = buildTestImage({ version: "1.0.0", size: BASE_SIZE });
-  const newImage = buildTestImage({ version: "2.0.0", size, build: 1 });
+  const newImage = buildImageOfSize({ version: "2.0.0", size, build: 1 });
   const known = new Map([[sha(oldImage), "1.0.0"], [sha(newImage), "2.0.0"]]);
   const report: TortureReport = { cycles, modes, cutPoints: {}, runs: 0, failures: 0, firstFailure: null, seconds: 0 };
   const rng = new Rng(seed);
@@ -76,7 +80,9 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
     const n = base.ops;
     report.cutPoints[cycle] = n;
     const points = (mode: CutMode): number[] =>
-      o.cutPoints === undefined ? Array.from({ length: n }, (_, i) => i + 1) : samplePoints(n, o.cutPoints, modes.indexOf(mode), modes.length);
+      o.cutPoints === undefined
+        ? Array.from({ length: n }, (_, i) => i + 1)
+        : [...new Set([...samplePoints(n, o.cutPoints, modes.indexOf(mode), modes.length), ...(o.cutJournal ? base.journalOps : [])])].sort((a, b) => a - b);
     const total = modes.reduce((sum, mode) => sum + points(mode).length, 0);
     for (const mode of modes) {
       for (const k of points(mode)) {
@@ -99,8 +105,15 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
   report.seconds = (performance.now() - t0) / 1000;
   return report;
 
-  async function runOnce(cycle: Cycle, cutAt: number[], mode: CutMode, runSeed: number): Promise<{ ops: number; problem?: string }> {
+  async function runOnce(cycle: Cycle, cutAt: number[], mode: CutMode, runSeed: number): Promise<{ ops: number; journalOps: number[]; problem?: string }> {
     const board = SimBoard.create(profile("esp32-4mb"), oldImage);
+    const journal = findPartition(board.entries, "otajournal");
+    const journalOps: number[] = [];
+    if (journal && cutAt.length === 0) {
+      board.flash.onOp = (op, index) => {
+        if (op.address >= journal.address && op.address < journal.address + journal.size) journalOps.push(index);
+      };
+    }
     const oldSlot = () => sha(board.partition("ota_0").read(0, oldImage.length));
     const problems: string[] = [];
     const onBoot = (b: BootInfo) => {
@@ -117,7 +130,7 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
         failSelfTest: cycle === "rollback", maxBoots: 20, engine,
       });
     } catch (e) {
-      return { ops: board.flash.ops, problem: `threw: ${e instanceof Error ? e.message : String(e)}` };
+      return { ops: board.flash.ops, journalOps, problem: `threw: ${e instanceof Error ? e.message : String(e)}` };
     }
     if (cycle === "update" && !(r.ok && r.bootedVersion === "2.0.0" && r.imageState === "valid" && r.slotSha256 === r.imageSha256)) {
       problems.push(`update cycle ended ${r.bootedVersion || "bricked"} (${r.imageState}): ${r.errorCode} ${r.reason}`);
@@ -126,7 +139,7 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
       problems.push(`rollback cycle ended ${r.bootedVersion || "bricked"} (${r.imageState}): ${r.errorCode} ${r.reason}`);
     }
     if (oldSlot() !== sha(oldImage)) problems.push("old slot modified");
-    return { ops: board.flash.ops, problem: problems[0] };
+    return { ops: board.flash.ops, journalOps, problem: problems[0] };
   }
 }
 

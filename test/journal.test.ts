@@ -114,3 +114,20 @@ test("the wrap survives a cut at every step, in every mode", (t) => {
   }
   t.is(runs, CUT_MODES.length * wrapOps * 3);
 });
+
+test("resume bookkeeping: saved, kept across checkpoints, and a state without it (older firmware) still loads", (t) => {
+  const { part } = fresh();
+  const j = new Journal(part);
+  j.load();
+  // A state record as firmware before the resume fields wrote it.
+  const old = { phase: "download", offer, fromVersion: "1.0.0", slot: "ota_1", validator: '"2.0.0-b1"', progress: 8192 };
+  j.save(old as JournalState);
+  t.deepEqual(new Journal(part).load(), old);
+  t.is(new Journal(part).load().resumeTries, undefined);
+  j.save({ ...old, phase: "download", resumeAt: 8192, resumeTries: 1 });
+  j.checkpoint(12288);
+  const back = new Journal(part).load();
+  t.is(back.progress, 12288);
+  t.is(back.resumeAt, 8192);
+  t.is(back.resumeTries, 1);
+});

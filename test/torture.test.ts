@@ -7,6 +7,7 @@ import { buildTestImage } from "../host-sim/image-builder.ts";
 import { findPartition } from "../src/flash/partition-table.ts";
 import type { CutMode, FlashOp } from "../host-sim/flash/nor-flash.ts";
 import { ENGINES, type Engine } from "./helpers/engines.ts";
+import { journalOps } from "./helpers/journal-ops.ts";
 
 const SIZE = 64 * 1024;
 const board = () => SimBoard.create(profile("esp32-4mb"), buildTestImage({ version: "1.0.0", size: 64 * 1024 }));
@@ -18,6 +19,27 @@ test("full sweep: a cut at every flash operation, all modes, update and rollback
   t.true(r.cutPoints.update > 50 && r.cutPoints.rollback > 50);
   t.is(r.runs, 3 * (r.cutPoints.update + r.cutPoints.rollback));
 });
+
+// Issue 9 §1: offers whose size is not a multiple of 4, 16 or 4096 (a valid image plus trailing
+// bytes). The end-of-image checkpoint is then off every boundary; a cut before the staging record
+// left a journal that failed every later boot with -4. One size gets the full sweep; the others a
+// sample plus every journal operation (each record, the staging one included), in all modes.
+test("odd size 64 KiB+1: a cut at every flash operation, all modes, update and rollback: no failure", async (t) => {
+  const r = await torture({ size: SIZE + 1 });
+  t.log(JSON.stringify(r));
+  t.is(r.failures, 0, r.firstFailure ? `${r.firstFailure.problem}\n${r.firstFailure.command}` : "");
+  t.is(r.runs, 3 * (r.cutPoints.update + r.cutPoints.rollback));
+});
+
+for (const size of [SIZE + 6, SIZE + 19]) {
+  test(`odd size 64 KiB+${size - SIZE}: sampled cuts and every journal operation, all modes: no failure`, async (t) => {
+    const journal = (await journalOps(board, size)).length;
+    const r = await torture({ size, cutPoints: 16, cutJournal: true });
+    t.log(JSON.stringify(r));
+    t.is(r.failures, 0, r.firstFailure ? `${r.firstFailure.problem}\n${r.firstFailure.command}` : "");
+    t.true(r.runs >= 3 * journal, `${r.runs} runs, ${journal} journal operations per update`);
+  });
+}
 
 /** Operation indices of an uncut update, with what each one was. */
 async function opsOfCleanRun(failSelfTest = false): Promise<{ index: number; op: FlashOp }[]> {

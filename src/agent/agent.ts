@@ -22,6 +22,9 @@ const APP_TYPE = 0x00;
 const OTA_SUBTYPE_FIRST = 0x10;
 const OTA_SUBTYPE_LAST = 0x1f;
 const HASH_CHUNK = 4096;
+/** Resumes from the same offset that may make no progress before the next attempt starts again
+ * from byte 0 (a resume that fails the same way twice). */
+const MAX_RESUME_TRIES = 2;
 /** Trial boots an image gets before the agent gives up on it (power loss during a trial, or a
  * bootloader cut, aborts a trial just like a crash does). */
 const MAX_STAGE_ATTEMPTS = 3;
@@ -152,10 +155,21 @@ export class Agent {
     return report;
   }
 
-  /** Resumes the journaled update, if one was interrupted. */
+  /** Resumes the journaled update, if one was interrupted. A journaled offer that is no longer
+   * acceptable is discarded (logged), so that it is not tried again at every boot. */
   async resume(): Promise<UpdateResult | undefined> {
     const offer = this.pending();
-    return offer ? this.update(offer) : undefined;
+    if (!offer) return undefined;
+    try {
+      parseOffer(offer);
+    } catch (e) {
+      const reason = e instanceof OtaError ? e.reason : errorMessage(e);
+      const from = this.journal.state.fromVersion ?? "";
+      this.log("warn", `journal: discarding the interrupted update to ${String(offer.version)}: ${reason}`);
+      this.journal.clear();
+      return { ok: false, errorCode: ErrorCode.UpdateFailed, reason, component: String(offer.component), fromVersion: from, toVersion: String(offer.version) };
+    }
+    return this.update(offer);
   }
 
   /** Applies an offer: on success the device restarts into the new image (on the host, the
@@ -269,39 +283,51 @@ export class Agent {
     const j = this.journal.state;
     const resuming = j.phase === "download" && j.slot === target.label && sameOffer(j.offer, offer);
     const intake = this.openIntake(offer, target, fromVersion, resuming);
+    const resumedFrom = intake.position;
     const sink: DownloadSink = {
       get position() {
         return intake.position;
       },
       restart: (validator) => {
         intake.restart();
-        this.journal.save({ ...this.journal.state, validator, progress: 0 });
+        this.journal.save({ ...this.journal.state, validator, progress: 0, resumeAt: undefined, resumeTries: undefined });
       },
       setValidator: (validator) => {
         if (validator !== this.journal.state.validator) this.journal.save({ ...this.journal.state, validator });
       },
       data: (chunk) => intake.write(chunk),
     };
-    await download(this.p.http, this.p.clock, sink, {
-      url: offer.url,
-      size: offer.size,
-      validator: resuming ? j.validator : undefined,
-      ...this.o.download,
-      onInterruption: this.o.onInterruption,
-    });
+    try {
+      await download(this.p.http, this.p.clock, sink, {
+        url: offer.url,
+        size: offer.size,
+        validator: resumedFrom > 0 ? this.journal.state.validator : undefined,
+        ...this.o.download,
+        onInterruption: this.o.onInterruption,
+      });
+    } catch (e) {
+      // A download failure (-2) is the network's: the slot and the journal are sound, and starting
+      // again from byte 0 would not help. It does not count as a failed resume.
+      const s = this.journal.state;
+      if (resumedFrom > 0 && e instanceof OtaError && e.code === ErrorCode.DownloadFailed && s.resumeAt === resumedFrom && (s.resumeTries ?? 0) > 0) {
+        this.journal.save({ ...s, resumeTries: (s.resumeTries ?? 0) - 1 });
+      }
+      throw e;
+    }
     return intake.verify();
   }
 
   /** Opens the inactive slot for an image: the journal names it (unless resuming), no boot record
    * may select the slot, the durable prefix is hashed again, and every complete sector becomes a
-   * checkpoint. Shared by downloads and local upgrades. */
+   * checkpoint. Shared by downloads and local upgrades. `resume`: the journal holds a download of
+   * this offer into this slot; where it continues is resumePoint's decision (byte 0 included). */
   private openIntake(offer: Offer, target: Slot, fromVersion: string, resume: boolean): Intake {
     const part = this.p.partitions.open(target.label);
-    const start = resume ? this.journal.state.progress : 0;
-    if (!resume) this.journal.save({ phase: "download", offer, fromVersion, slot: target.label, progress: 0 });
+    const writer = new SlotWriter(part);
+    const start = resume ? this.resumePoint(writer, offer) : 0;
+    if (start === 0) this.journal.save({ phase: "download", offer, fromVersion, slot: target.label, progress: 0 });
     this.boot_.releaseSlot(target.index, this.running().index);
     const digests = new ImageDigests(this.p.digests);
-    const writer = new SlotWriter(part);
     this.progress("check", 0, offer.size);
     this.hashPrefix(part, start, digests, offer.size);
     writer.seek(start);
@@ -332,6 +358,34 @@ export class Agent {
         return this.verifyImage(part, offer);
       },
     };
+  }
+
+  /** Where the journaled download continues: the start of the sector holding its durable
+   * progress (the rest of that sector is fetched again, and the prefix re-hash covers exactly the
+   * bytes below it, all in flash). Returns 0, with a log line, when the progress cannot belong to
+   * this offer and slot, or when MAX_RESUME_TRIES resumes from the same offset made no progress.
+   * Otherwise the attempt is counted in the journal before anything else happens, so that a cut,
+   * a crash or an error during the resume counts too. */
+  private resumePoint(writer: SlotWriter, offer: Offer): number {
+    const j = this.journal.state;
+    const p = j.progress;
+    const slotSize = writer.part.geometry.size;
+    const hex = (n: number) => `0x${n.toString(16)}`;
+    if (!Number.isSafeInteger(p) || p < 0 || p > offer.size || p > slotSize) {
+      this.log("warn", `journal: progress ${String(p)} is outside the ${offer.size}-byte offer or the ${slotSize}-byte slot ${writer.part.label}; discarding it and starting again from byte 0`);
+      return 0;
+    }
+    const start = writer.sectorStart(p);
+    if (start !== p) this.log("info", `journal: progress ${hex(p)} is not on a sector boundary; resuming at ${hex(start)}`);
+    if (start === 0) return 0;
+    const tries = j.resumeAt === start ? (j.resumeTries ?? 0) : 0;
+    if (tries >= MAX_RESUME_TRIES) {
+      this.log("warn", `journal: ${tries} resumes at ${hex(start)} made no progress; starting again from byte 0`);
+      return 0;
+    }
+    this.journal.save({ ...j, resumeAt: start, resumeTries: tries + 1 });
+    this.log("info", `journal: resuming the download at ${hex(start)} of ${offer.size} bytes`);
+    return start;
   }
 
   /** Re-hashes the durable prefix from flash: native digests cannot export their state. */
@@ -389,6 +443,15 @@ export class Agent {
       this.journal.clear();
       return result(offer, from, ErrorCode.UpdateFailed, `${offer.version} failed its self-test; rolled back to ${version}`);
     }
+    if (j.phase === "download") {
+      // An interrupted download: update() or resume() continues it, unless it can never be.
+      const why = this.unresumable(j, version);
+      if (why) {
+        this.log("warn", `journal: discarding the interrupted download of ${offer.version}: ${why}`);
+        this.journal.clear();
+      }
+      return undefined;
+    }
     // Staged, or staging, and the old image runs: the boot flag was half written, or the trial
     // was aborted (a cut during the trial or in the bootloader's own rewrite looks like a crash).
     // Check the slot again and give the image another trial, a bounded number of times.
@@ -419,6 +482,18 @@ export class Agent {
       this.p.system.restart();
     }
     return undefined;
+  }
+
+  /** Why a journaled download cannot continue on this boot, or "" when it can. */
+  private unresumable(j: JournalState, running: string): string {
+    const target = this.target();
+    if (j.slot !== target.label) return `it was written into ${String(j.slot)}, the next update goes to ${target.label}`;
+    try {
+      if (compareVersions(j.offer!.version, running) <= 0) return `${j.offer!.version} is not newer than the running ${running}`;
+    } catch (e) {
+      return errorMessage(e);
+    }
+    return "";
   }
 
   private async runSelfTest(): Promise<boolean> {

@@ -26,6 +26,13 @@ export interface JournalState {
   progress: number;
   /** How many times the image was staged (a trial cut short by power loss is staged again). */
   attempts?: number;
+  /** Resume bookkeeping, saved before a resume starts so that it survives a cut or a crash:
+   * the offset the last resume started from and how many resumes started there. A checkpoint
+   * past that offset means the resume advanced; the agent starts again from byte 0 when two
+   * resumes from the same offset made no progress. Absent in journals written before these
+   * fields (read as no resume yet); older readers ignore them. */
+  resumeAt?: number;
+  resumeTries?: number;
 }
 
 export const IDLE: JournalState = { phase: "idle", progress: 0 };

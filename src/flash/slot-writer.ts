@@ -37,6 +37,13 @@ export class SlotWriter {
     return this.pos;
   }
 
+  /** The start of the sector holding `offset` (the slot size for an offset at or past the end):
+   * where writing may resume when `offset` bytes are durable. The bytes of the sector before
+   * `offset` are written again; everything below the result stays as it is in flash. */
+  sectorStart(offset: number): number {
+    return offset >= this.part.geometry.size ? this.part.geometry.size : this.sectorAt(offset).offset;
+  }
+
   /** Starts (or restarts) writing at `offset`, which must begin a sector: that sector is erased
    * again before its first write, whatever it holds. */
   seek(offset: number): void {
