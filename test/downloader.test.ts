@@ -122,7 +122,7 @@ test("inconsistent Content-Range or Content-Length is an error, then a retry", a
     () => ({ status: 200, headers: { "content-length": "12" } }),
     () => partial(200, SIZE),
   ]);
-  const stats = await download(http, clock(), s, { url: "http://x/a", size: SIZE });
+  const stats = await download(http, clock(), s, { url: "http://x/a", size: SIZE, backoffMs: 100 });
   t.deepEqual(Uint8Array.from(s.bytes), image);
   t.is(stats.requests, 6);
   t.is(s.writes.filter(([at]) => at === 200).length, 1);
