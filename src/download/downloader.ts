@@ -148,7 +148,7 @@ export async function download(http: HttpPort, clock: ClockPort, sink: DownloadS
       failures++;
     }
     if (failures >= maxFailures) {
-      throw new OtaError(ErrorCode.DownloadFailed, `download failed after ${failures} attempts in a row without ${minProgress} bytes of progress: ${outcome.reason}`);
+      throw new OtaError(ErrorCode.DownloadFailed, `download failed after ${failures} attempts without progress (${minProgress} bytes): ${outcome.reason}`);
     }
     let wait = backoffDelay(clock, failures, backoffMs, backoffMaxMs);
     if (s.deadlineAt !== undefined) wait = Math.min(wait, Math.max(0, s.deadlineAt - clock.now()));
