@@ -61,7 +61,7 @@ async function attempt(input: unknown, setup: Setup = {}) {
 
 type Attempt = Awaited<ReturnType<typeof attempt>>;
 
-function check(t: import("ava").ExecutionContext, r: Attempt, code: number, reason: RegExp) {
+function check(t: import("ava").ExecutionContext, r: Attempt, code: -1 | -2 | -3 | -4, reason: RegExp) {
   t.is(r.result.errorCode, code, r.result.reason);
   t.regex(r.result.reason, reason);
   t.false(r.result.ok);
