@@ -17,7 +17,7 @@ const SIZE = 64 * 1024;
 const image = buildTestImage({ version: "2.0.0", size: SIZE });
 const offer = (over: Record<string, unknown> = {}) => ({ component: "app", version: "2.0.0", url: "http://127.0.0.1:8080/a.bin", size: SIZE, ...digestsOf(image), ...over });
 
-const cases: [string, Behaviour, Record<string, unknown>, number, RegExp][] = [
+const cases: [string, Behaviour, Record<string, unknown>, -1 | -2 | -3, RegExp][] = [
   ["a port out of range", { kind: "good" }, { url: "http://127.0.0.1:99999/x" }, -1, /port must be 1\.\.65535/],
   ["an IPv6 host without its bracket", { kind: "good" }, { url: "http://[::1/x" }, -1, /no closing bracket/],
   ["a signature", { kind: "good" }, { signature: "c2ln" }, -1, /signatures are not supported yet/],
