@@ -168,3 +168,42 @@ test("bad tuning values are refused with -1", async (t) => {
   const e = await t.throwsAsync(download(fakeHttp(image, time.clock(), { kind: "good" }), time.clock(), sink(), { url: "http://x/a", size: SIZE, stallMs: -1 }));
   t.is((e as OtaError).code, -1);
 });
+
+/** A server that ignores Range (always 200 with the whole image) and drops the connection after
+ * cut(k) bytes on request k. */
+function ignoresRange(time: VirtualTime, cut: (k: number) => number) {
+  let requests = 0;
+  return {
+    get requests() {
+      return requests;
+    },
+    request(_req: import("../src/ports.ts").HttpRequest, h: import("../src/ports.ts").HttpHandlers) {
+      const upTo = Math.min(SIZE, cut(++requests));
+      const inner = fakeHttp(image, time.clock(), { kind: "good" });
+      return inner.request({ url: "http://x/a" }, { ...h, data: (c) => h.data(c.subarray(0, upTo)), end: () => (upTo >= SIZE ? h.end() : h.error("dropped")) });
+    },
+  };
+}
+
+test("a server that ignores Range: progress is the position passing its best, so drops further each time complete at once", async (t) => {
+  const time = new VirtualTime();
+  const device = time.clock();
+  const s = sink();
+  const http = ignoresRange(time, (k) => 6000 * k);
+  await download(http, device, s, { url: "http://x/a", size: SIZE, maxFailures: 2 });
+  t.is(s.bytes, SIZE);
+  t.is(http.requests, Math.ceil(SIZE / 6000));
+  t.is(time.now, 0, "each request made progress: no backoff");
+  t.is(device.live, 0);
+});
+
+test("a server that ignores Range and always drops at the same byte makes no progress: -2 after maxFailures, with backoff", async (t) => {
+  const time = new VirtualTime();
+  const device = time.clock();
+  const http = ignoresRange(time, () => 6000);
+  const e = await t.throwsAsync(download(http, device, sink(), { url: "http://x/a", size: SIZE, maxFailures: 4 }));
+  t.is((e as OtaError).code, -2);
+  t.is(http.requests, 5, "the first request made progress, then 4 without");
+  t.true(time.now > 0, "it backed off");
+  t.is(device.live, 0);
+});
