@@ -2,6 +2,7 @@ import test from "ava";
 import { download, type DownloadSink } from "../src/download/downloader.ts";
 import type { ClockPort, HttpHandlers, HttpPort, HttpRequest } from "../src/ports.ts";
 import { OtaError } from "../src/errors.ts";
+import { parseContentRange, parseLength } from "../src/download/content-range.ts";
 
 const SIZE = 1000;
 const image = Uint8Array.from({ length: SIZE }, (_, i) => (i * 7) & 255);
@@ -122,7 +123,7 @@ test("inconsistent Content-Range or Content-Length is an error, then a retry", a
     () => ({ status: 200, headers: { "content-length": "12" } }),
     () => partial(200, SIZE),
   ]);
-  const stats = await download(http, clock(), s, { url: "http://x/a", size: SIZE });
+  const stats = await download(http, clock(), s, { url: "http://x/a", size: SIZE, backoffMs: 100 });
   t.deepEqual(Uint8Array.from(s.bytes), image);
   t.is(stats.requests, 6);
   t.is(s.writes.filter(([at]) => at === 200).length, 1);
@@ -144,4 +145,14 @@ test("a 404 fails at once with -2", async (t) => {
   const e = await t.throwsAsync(download(http, clock(), sink(), { url: "http://x/a", size: SIZE }));
   t.is((e as OtaError).code, -2);
   t.is(http.requests.length, 1);
+});
+
+test("Content-Range and Content-Length are parsed strictly, by hand", (t) => {
+  t.deepEqual(parseContentRange("bytes 100-199/1000"), { start: 100, end: 199, total: 1000 });
+  t.deepEqual(parseContentRange(" BYTES  0-0/*\t"), { start: 0, end: 0, total: undefined });
+  for (const bad of ["bytes 100-99/1000", "bytes 0-999/999", "bytes=0-1/2", "bytes 0-1", "bytes -1-2/3", "bytes 1-2/3x", "bytes1-2/3", "bytes 1 -2/3", "", "bytes 0-1/9999999999999999"]) {
+    t.is(parseContentRange(bad), undefined, bad);
+  }
+  t.is(parseLength(" 42 "), 42);
+  for (const bad of ["", "-1", "4 2", "0x10", "1e3", "12a"]) t.is(parseLength(bad), undefined, bad);
 });

@@ -161,6 +161,8 @@ const HOSTILE: [string, string, RegExp][] = [
   ["extData not an object", upgrade((d) => (d.extData = [1])), /extData must be an object/],
   ["threshold as a string", upgrade((d) => ((d.extData as Record<string, unknown>).minBattery = "50")), /minBattery must be a number/],
   ["id as an object", upgrade((_d, o) => (o.id = {})), /id must be/],
+  ["a signature (not supported yet)", upgrade((d) => (d.signature = "c2ln")), /signatures are not supported yet/],
+  ["URL with a port out of range", upgrade((d) => (d.url = "http://127.0.0.1:99999/x")), /port must be 1\.\.65535/],
 ];
 
 for (const [name, payload, reason] of HOSTILE) {

@@ -95,6 +95,8 @@ const HOSTILE: [string, string, RegExp][] = [
   ["package: size as a string", PKG_JSON.replace(`"size":262144`, `"size":"262144"`), /size must be an integer/],
   ["package: missing sha256", PKG_JSON.replace(`,"sha256":"${SHA}"`, ""), /missing digest sha256/],
   ["package: crc32 too short", PKG_JSON.replace(CRC, "6aa5"), /crc32 must be 8 hex/],
+  ["package: a signature (not supported yet)", PKG_JSON.replace(`"size":262144`, `"size":262144,"signature":"c2ln"`), /signatures are not supported yet/],
+  ["package: IPv6 host without its bracket", PKG_JSON.replace("https://", "https://[::1"), /no closing bracket/],
 ];
 
 for (const [name, payload, reason] of HOSTILE) {

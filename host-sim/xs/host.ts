@@ -127,6 +127,10 @@ export interface XsRunStats {
   flashBlocksErased: number;
   httpBytesDelivered: number;
   digestBytes: number;
+  /** Timers still armed when the run ended that are due later (a runtime that settled should
+   * leave none); timers due at once, such as the Moddable HTTP port's close deferred out of an
+   * http.js callback, are not counted. */
+  pendingTimers: number;
 }
 
 export interface XsRunResult {
@@ -254,6 +258,7 @@ function emptyStats(): XsRunStats {
     flashBlocksErased: 0,
     httpBytesDelivered: 0,
     digestBytes: 0,
+    pendingTimers: 0,
   };
 }
 
@@ -407,6 +412,8 @@ export class XsEngine {
     }
     this.stats.wallMs = performance.now() - started;
     this.stats.clockMs = this.now() - clockStart;
+    const end = this.now();
+    this.stats.pendingTimers = [...this.timers.values()].filter((t) => t.due > end).length;
     return { ...this.stop!, boot: this.boot, stats: this.stats };
   }
 

@@ -4,6 +4,7 @@
 
 import type { BootReport, UpdateResult } from "../../src/agent/types.ts";
 import type { PartitionInfo } from "../../src/ports.ts";
+import type { DownloadTuning } from "../../src/download/downloader.ts";
 
 /** trace() lines carrying an event for the host: EVENT_PREFIX + JSON + "\n". */
 export const EVENT_PREFIX = "\u0001xs-ota-event ";
@@ -22,7 +23,7 @@ export interface RuntimeArgs {
   failSelfTest?: boolean;
   toVersion?: string;
   battery?: number;
-  download?: { stallMs?: number; backoffMs?: number; backoffMaxMs?: number; maxFailures?: number };
+  download?: DownloadTuning;
   /** "auto" (default): embedded:storage/flash, else the legacy flash module. */
   flashModule?: "auto" | "embedded:storage/flash" | "flash";
   /** Forward progress events (each costs a little XS work: off for measurements). */

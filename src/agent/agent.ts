@@ -6,9 +6,10 @@
 import type { FlashPartition, Platform } from "../ports.ts";
 import { EspBootControl } from "../boot/esp-boot-control.ts";
 import { OtaState, stateName } from "../boot/esp-otadata.ts";
-import { download, type DownloadSink } from "../download/downloader.ts";
+import { download, type DownloadSink, type DownloadTuning } from "../download/downloader.ts";
 import { ImageDigests, digestMismatch } from "../download/image-digests.ts";
-import { SlotWriter } from "../flash/slot-writer.ts";
+import { withFlashErrors } from "../flash/flash-errors.ts";
+import { FlashWriteError, SlotWriter } from "../flash/slot-writer.ts";
 import { checkEspImage, type EspImageInfo } from "../image/esp-app-image.ts";
 import { APP_DESC_IMAGE_OFFSET, APP_DESC_SIZE, parseAppDesc, type AppDesc } from "../image/esp-app-desc.ts";
 import { ErrorCode, OtaError, errorMessage, type ErrorCodeValue } from "../errors.ts";
@@ -40,7 +41,10 @@ export interface AgentOptions {
   otadataLabel?: string;
   /** CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE of the bootloader (default true). */
   rollback?: boolean;
-  download?: { stallMs?: number; maxFailures?: number; backoffMs?: number; backoffMaxMs?: number };
+  /** Stall, minimum rate, deadline, retries and backoff of the download; the defaults suit a
+   * cellular modem: 30 s stall, 512 B/s over 60 s, no deadline, 8 failures in a row without
+   * 4096 bytes of progress, backoff 1 s doubling up to 60 s with jitter (see DownloadTuning). */
+  download?: DownloadTuning;
   /** Called when the download is interrupted and resumes (for logs and counters). */
   onInterruption?: (reason: string, position: number) => void;
 }
@@ -84,7 +88,8 @@ export class Agent {
 
   constructor(options: AgentOptions) {
     this.o = options;
-    this.p = options.platform;
+    // Every partition the agent opens throws its failures as OtaError(-4) (flash-errors.ts).
+    this.p = { ...options.platform, partitions: withFlashErrors(options.platform.partitions) };
     const parts = this.p.partitions.list();
     this.slots = parts
       .filter((e) => e.type === APP_TYPE && e.subtype >= OTA_SUBTYPE_FIRST && e.subtype <= OTA_SUBTYPE_LAST)
@@ -188,9 +193,10 @@ export class Agent {
       this.p.system.restart();
       return result(offer, fromVersion, 0, "staged; restarting into the new image");
     } catch (e) {
-      const code: ErrorCodeValue = e instanceof OtaError ? e.code : ErrorCode.FlashWriteFailed;
-      const reason = e instanceof OtaError ? e.reason : `flash: ${errorMessage(e)}`;
-      if (e instanceof OtaError && e.code === ErrorCode.VerifyFailed) this.journal.clear();
+      const err = failure(e);
+      const code: ErrorCodeValue = err.code;
+      const reason = err.reason;
+      if (code === ErrorCode.VerifyFailed) this.journal.clear();
       this.log("error", `update failed (${code}): ${reason}`);
       const component = offer?.component ?? "app";
       return { ok: false, errorCode: code, reason, component, fromVersion, toVersion: offer?.version ?? "" };
@@ -210,7 +216,7 @@ export class Agent {
     let open = true;
     const failed = (e: unknown): OtaError => {
       open = false;
-      const err = e instanceof OtaError ? e : new OtaError(ErrorCode.FlashWriteFailed, `flash: ${errorMessage(e)}`);
+      const err = failure(e);
       if (err.code === ErrorCode.VerifyFailed) this.journal.clear();
       this.log("error", `local update failed (${err.code}): ${err.reason}`);
       return err;
@@ -530,6 +536,15 @@ export class Agent {
 /** The same image (the URL may change between offers: the bytes are what matter). */
 function sameOffer(a: Offer | undefined, b: Offer): boolean {
   return !!a && a.size === b.size && a.sha256 === b.sha256 && a.version === b.version && a.component === b.component;
+}
+
+/** The code of a failure: an OtaError keeps its own (flash partitions throw -4 through
+ * withFlashErrors, the downloader -2), a slot writer error is -4, anything else was not expected
+ * and is -1 with its message. */
+function failure(e: unknown): OtaError {
+  if (e instanceof OtaError) return e;
+  if (e instanceof FlashWriteError) return new OtaError(ErrorCode.FlashWriteFailed, `flash: ${e.message}`);
+  return new OtaError(ErrorCode.UpdateFailed, `unexpected: ${errorMessage(e)}`);
 }
 
 function result(offer: Offer, from: string, code: 0 | ErrorCodeValue, reason: string): UpdateResult {

@@ -7,6 +7,7 @@
 
 import type { FlashPartition } from "../ports.ts";
 import type { Offer } from "./offer.ts";
+import { FlashWriteError } from "../flash/slot-writer.ts";
 import { decodeRecord, encodeRecord, isErased, RecordType, RECORD_SLOT, type JournalRecord } from "./journal-record.ts";
 import { readU32LE, writeU32LE, equalBytes } from "../util/bytes.ts";
 import { utf8Decode, utf8Encode } from "../util/utf8.ts";
@@ -119,7 +120,7 @@ export class Journal {
     const at = sectors[this.sector].offset + this.writePos;
     this.part.write(at, record);
     if (!equalBytes(this.part.read(at, record.length), record)) {
-      throw new Error(`journal record at 0x${at.toString(16)} did not read back`);
+      throw new FlashWriteError(`journal record at 0x${at.toString(16)} did not read back`);
     }
     this.writePos += record.length;
     this.seq++;

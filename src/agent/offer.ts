@@ -1,8 +1,14 @@
 // An update offer: what the cloud (or a local caller) asks the device to install. Every
 // protocol dialect turns its payload into this shape, through parseOffer, so that validation
-// happens in one place.
+// happens in one place. parseOffer reads each field of the input once into a snapshot of plain
+// data, and anything that goes wrong while it reads or checks (a throwing getter, a proxy) is
+// -1: a refused offer, never a flash or download error.
+// No RegExp here: XS pays for every RegExp object, and one created at module load in a
+// preloaded module crashed a Moddable release build (issue 9 §6). Fields are checked by hand.
 
-import { OtaError, ErrorCode } from "../errors.ts";
+import { OtaError, ErrorCode, errorMessage } from "../errors.ts";
+import { isHex } from "../util/bytes.ts";
+import { httpUrlProblem } from "../util/http-url.ts";
 
 export interface Offer {
   /** Component name: "app" for the main firmware; other names address data partitions. */
@@ -19,8 +25,6 @@ export interface Offer {
   /** CRC-32 (IEEE) as 8 lower-case hex digits. */
   crc32: string;
   sha256: string;
-  /** Optional detached signature (base64), checked when the board has a key. */
-  signature?: string;
   /** Minimum battery percent, minimum RSSI (dBm), required free bytes. */
   minBattery?: number;
   minSignal?: number;
@@ -28,28 +32,30 @@ export interface Offer {
 }
 
 const MAX_SIZE = 0x4000000; // 64 MiB: larger than any flash these parts address
-const HEX = /^[0-9a-f]*$/;
+/** The fields parseOffer reads; nothing else of the input is looked at. */
+const FIELDS = ["component", "version", "url", "size", "md5", "crc32", "sha256", "signature", "minBattery", "minSignal", "requiredSpace"] as const;
+type Snapshot = Partial<Record<(typeof FIELDS)[number], unknown>>;
 
 function fail(reason: string): never {
   throw new OtaError(ErrorCode.UpdateFailed, `bad offer: ${reason}`);
 }
 
-function str(o: Record<string, unknown>, key: string, max = 512): string {
+function str(o: Snapshot, key: keyof Snapshot, max = 512): string {
   const v = o[key];
   if (typeof v !== "string") fail(`${key} must be a string`);
   if (v.length === 0 || v.length > max) fail(`${key} must have 1..${max} characters`);
   return v;
 }
 
-function hex(o: Record<string, unknown>, key: string, length: number): string {
+function hex(o: Snapshot, key: keyof Snapshot, length: number): string {
   const v = o[key];
   if (typeof v !== "string") fail(`missing digest ${key}`);
   const s = v.toLowerCase();
-  if (s.length !== length || !HEX.test(s)) fail(`${key} must be ${length} hex digits`);
+  if (s.length !== length || !isHex(s)) fail(`${key} must be ${length} hex digits`);
   return s;
 }
 
-function optNumber(o: Record<string, unknown>, key: string): number | undefined {
+function optNumber(o: Snapshot, key: keyof Snapshot): number | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
   if (typeof v !== "number" || !Number.isFinite(v)) fail(`${key} must be a number`);
@@ -58,7 +64,31 @@ function optNumber(o: Record<string, unknown>, key: string): number | undefined 
 
 /** URL marker of an image the application pushes itself (local upgrade over UART/BLE). */
 export const LOCAL_URL = "local:";
-const LOCAL_URL_RE = /^local:[A-Za-z0-9._-]{0,64}$/;
+const MAX_LOCAL_NAME = 64;
+
+/** `local:` plus 0..64 characters of [A-Za-z0-9._-]. */
+function isLocalUrl(url: string): boolean {
+  if (!url.startsWith(LOCAL_URL) || url.length > LOCAL_URL.length + MAX_LOCAL_NAME) return false;
+  for (let i = LOCAL_URL.length; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2e || c === 0x5f || c === 0x2d;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Reads each field of an untrusted object once, as an own property: a getter runs at most once,
+ * inherited fields are not seen. Throws whatever the object throws (a getter, a proxy trap). */
+function snapshot(input: object): Snapshot {
+  const out: Snapshot = {};
+  for (const key of FIELDS) {
+    const d = Object.getOwnPropertyDescriptor(input, key);
+    if (d === undefined) continue;
+    const v = "value" in d ? d.value : d.get === undefined ? undefined : d.get.call(input);
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
 
 export interface ParseOfferOptions {
   /** Accept only a local offer: `url` must be absent (it becomes "local:") or `local:` plus an
@@ -72,19 +102,32 @@ export function isLocalOffer(offer: Offer): boolean {
   return offer.url.startsWith(LOCAL_URL);
 }
 
-/** Validates an untrusted object and returns a clean Offer, or throws OtaError(-1). */
+/** Validates an untrusted object and returns a clean Offer, or throws OtaError(-1): nothing
+ * else escapes, whatever the input does while it is read. A `signature` field is refused:
+ * signatures are not checked yet, and an offer that asks for one must not install unchecked. */
 export function parseOffer(input: unknown, options: ParseOfferOptions = {}): Offer {
+  try {
+    return parseSnapshot(input, options);
+  } catch (e) {
+    if (e instanceof OtaError) throw e;
+    fail(`the offer could not be read: ${errorMessage(e)}`);
+  }
+}
+
+function parseSnapshot(input: unknown, options: ParseOfferOptions): Offer {
   if (typeof input !== "object" || input === null || Array.isArray(input)) fail("not an object");
-  const o = input as Record<string, unknown>;
+  const o = snapshot(input);
+  if (o.signature !== undefined) fail("signatures are not supported yet; an offer with a signature field is refused rather than installed unchecked");
   const component = o.component === undefined ? "app" : str(o, "component", 32);
   const version = str(o, "version", 31);
   let url: string;
   if (options.local) {
     url = o.url === undefined ? LOCAL_URL : str(o, "url", 70);
-    if (!LOCAL_URL_RE.test(url)) fail(`a local offer's url must be local: plus an optional name, got ${JSON.stringify(url.slice(0, 40))}`);
+    if (!isLocalUrl(url)) fail(`a local offer's url must be local: plus an optional name, got ${JSON.stringify(url.slice(0, 40))}`);
   } else {
     url = str(o, "url", 400);
-    if (!/^https?:\/\/[^\s]+$/.test(url)) fail(`url must be http:// or https://, got ${JSON.stringify(url.slice(0, 40))}`);
+    const problem = httpUrlProblem(url);
+    if (problem !== undefined) fail(`url must be http(s)://host[:port][/path]: ${problem}; got ${JSON.stringify(url.slice(0, 60))}`);
   }
   const size = o.size;
   if (typeof size !== "number" || !Number.isInteger(size)) fail("size must be an integer");
@@ -98,7 +141,6 @@ export function parseOffer(input: unknown, options: ParseOfferOptions = {}): Off
     crc32: hex(o, "crc32", 8),
     sha256: hex(o, "sha256", 64),
   };
-  if (o.signature !== undefined) offer.signature = str(o, "signature", 1024);
   const minBattery = optNumber(o, "minBattery");
   const minSignal = optNumber(o, "minSignal");
   const requiredSpace = optNumber(o, "requiredSpace");

@@ -223,6 +223,8 @@ export function parseUpgrade(payload: Uint8Array | string, options: ParseUpgrade
     if (v === undefined) refuse(UPGRADE, `missing digest ${name}: signMethod ${method} gives only one; put ${name} in extData`);
   }
   const candidate: Json = { component: "app", version: d.version, url: d.url, size: d.size, md5, crc32, sha256 };
+  // "sign" is a digest; a real signature is not supported yet and parseOffer refuses it.
+  if (d.signature !== undefined) candidate.signature = d.signature;
   for (const k of ["minBattery", "minSignal", "requiredSpace"]) {
     const v = threshold(ext, k);
     if (v !== undefined) candidate[k] = v;

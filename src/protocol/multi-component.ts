@@ -18,7 +18,7 @@ import { parseOffer, type Offer } from "../agent/offer.ts";
 import { decide } from "../agent/policy.ts";
 import type { BootReport } from "../agent/types.ts";
 import { compareVersions } from "../agent/version.ts";
-import { download, type DownloadSink } from "../download/downloader.ts";
+import { download, type DownloadSink, type DownloadTuning } from "../download/downloader.ts";
 import { ImageDigests, digestMismatch } from "../download/image-digests.ts";
 import { SlotWriter } from "../flash/slot-writer.ts";
 import type { Platform } from "../ports.ts";
@@ -86,7 +86,7 @@ export interface MultiComponentOptions {
   platform: Platform;
   /** Applies the app component and tells the running version. */
   agent: Pick<Agent, "update" | "runningVersion">;
-  download?: { stallMs?: number; maxFailures?: number; backoffMs?: number; backoffMaxMs?: number };
+  download?: DownloadTuning;
   /** Each component's result, in plan order. */
   onComponent?: (r: ComponentResult) => void;
   /** Key-value keys (NVS keys: at most 15 characters). */

@@ -180,7 +180,8 @@ function parsePlanFields(o: Json): Plan {
 function parsePackageFields(o: Json): PackageInfo {
   const b = base(o, CLOUD);
   // The offer checks (scheme, size range, digests) are parseOffer's, in one place.
-  const offer = parseOffer({ component: b.component, version: o.version, url: o.url, size: o.size, md5: o.md5, crc32: o.crc32, sha256: o.sha256 });
+  // signature goes along so that parseOffer refuses it (not supported yet) instead of dropping it.
+  const offer = parseOffer({ component: b.component, version: o.version, url: o.url, size: o.size, md5: o.md5, crc32: o.crc32, sha256: o.sha256, signature: o.signature });
   orderableVersion(offer.version, CLOUD);
   return { ...b, version: offer.version, url: offer.url, md5: offer.md5, crc32: offer.crc32, sha256: offer.sha256, size: offer.size };
 }

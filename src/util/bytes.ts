@@ -22,6 +22,12 @@ export function fromHex(str: string): Uint8Array {
   return out;
 }
 
+/** Whether every character of `str` is a hex digit (either case); true for "". */
+export function isHex(str: string): boolean {
+  for (let i = 0; i < str.length; i++) if (hexDigit(str.charCodeAt(i)) < 0) return false;
+  return true;
+}
+
 function hexDigit(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   if (c >= 97 && c <= 102) return c - 87;

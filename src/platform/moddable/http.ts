@@ -93,6 +93,9 @@ export class ModdableHttp implements HttpPort {
         return;
       }
       if (message < 0) {
+        // http.js closes the request itself after an error (done() calls close(), moddable-sdk.md
+        // §4.1): nothing to close, and no deferred close timer to outlive the exchange.
+        request = undefined;
         fail(`http: connection failed or closed early (message ${message})`);
         return;
       }
