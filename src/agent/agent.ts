@@ -482,8 +482,8 @@ export class Agent {
         this.stage(offer, target, j.phase === "staged" ? attempts + 1 : attempts);
       } catch (e) {
         this.journal.clear();
-        const code = e instanceof OtaError ? e.code : ErrorCode.FlashWriteFailed;
-        return result(offer, from, code, errorMessage(e));
+        const err = failure(e);
+        return result(offer, from, err.code, err.reason);
       }
       this.p.system.restart();
     }
