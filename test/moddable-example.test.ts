@@ -17,6 +17,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { formatFindings, regExpsAtModuleLoad } from "./helpers/module-load.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const r = (...p: string[]): string => path.join(root, ...p);
@@ -232,6 +233,17 @@ test("every path the library manifest and the example manifest reference exists"
   t.deepEqual(list(library.preload), ["xs-ota"]);
   t.truthy(library.platforms?.["..."]?.error, "unsupported platforms get a manifest error");
   t.truthy(library.platforms?.esp32, "esp32 has its section");
+});
+
+test("the bundle creates no RegExp object at module load (the library is preloaded)", (t) => {
+  // A RegExp made by a preloaded module's top level crashed a Linux release build inside
+  // RegExp.prototype.exec (issue 9 §6). Scans the bundle the manifest maps to "xs-ota".
+  const b = buildBundle();
+  t.true(b.ok, b.output);
+  if (!b.ok) return;
+  const file = path.join(bundleDir, "xs-ota.js");
+  const found = regExpsAtModuleLoad(readFileSync(file, "utf8"), path.relative(root, file));
+  t.deepEqual(found, [], `create these at call time, or parse by hand:\n${formatFindings(found)}`);
 });
 
 // ---------------------------------------------------------------------------------------------

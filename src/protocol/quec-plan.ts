@@ -35,7 +35,7 @@ import type { BootReport, Progress, UpdateResult } from "../agent/types.ts";
 import { compareVersions } from "../agent/version.ts";
 import type { ClockPort, MqttPort } from "../ports.ts";
 import { ProgressReporter } from "./alibaba-mqtt.ts";
-import { NAME, decodeJson, encodeJson, integer, optInteger, orderableVersion, refuse, text, type Json } from "./payload.ts";
+import { NAME, VERSION_CHARS as VERSION, decodeJson, encodeJson, integer, optInteger, orderableVersion, refuse, text, type Json } from "./payload.ts";
 
 export const QuecOtaEvent = Object.freeze({
   TaskNotify: 10700,
@@ -113,7 +113,6 @@ export type DeviceMessage =
   | ({ type: "result" } & PlanResult)
   | ({ type: "request" } & PlanRequest);
 
-const VERSION = /^[A-Za-z0-9._+-]+$/;
 const MAX_SPACE = 0x100000000;
 
 // ---- encoders (fields in a fixed order: the golden tests compare strings) --------------------
