@@ -423,6 +423,23 @@ test("the bundle's declarations import no bare module specifier (nothing an npm 
   t.deepEqual(bare, []);
 });
 
+test("types/moddable declares and imports only Moddable module names that sdk-modules.json documents", (t) => {
+  const dir = r("types/moddable");
+  const files = readdirSync(dir).filter((f) => f.endsWith(".d.ts"));
+  const declared: string[] = [];
+  const foreign: string[] = [];
+  for (const name of files) {
+    const info = ts.preProcessFile(readFileSync(path.join(dir, name), "utf8"), true, true);
+    declared.push(...(info.ambientExternalModules ?? []));
+    for (const f of [...info.importedFiles, ...info.typeReferenceDirectives]) {
+      if (!f.fileName.startsWith("./") && !(f.fileName in sdk.modules)) foreign.push(`${name}: "${f.fileName}"`);
+    }
+  }
+  t.deepEqual(foreign, [], "imports of non-Moddable modules");
+  t.deepEqual(declared.filter((m) => !(m in sdk.modules)), [], "ambient modules that are not documented Moddable modules");
+  t.true(declared.includes("embedded:storage/flash") && declared.includes("timer"));
+});
+
 // ---------------------------------------------------------------------------------------------
 // Behaviour of src/platform/moddable on fake Moddable modules that follow types/moddable (and the
 // SDK sources quoted there): bundled with esbuild, the Moddable specifiers resolved to the fakes.
