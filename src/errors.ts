@@ -1,7 +1,9 @@
 // Error values of the runtime. The codes are the ones IoT OTA platforms report on their
 // progress topics (Alibaba "step", QuecThing result codes), so they stay visible at the edge.
 
-export const ErrorCode = {
+// Module-level constant objects are frozen throughout src/: the XS linker (xsl) keeps frozen
+// ones in flash and warns "not frozen" for the rest, which it copies into RAM.
+export const ErrorCode = Object.freeze({
   /** Update failed: policy, staging, self-test, anything not below. */
   UpdateFailed: -1,
   /** The image could not be downloaded. */
@@ -10,7 +12,7 @@ export const ErrorCode = {
   VerifyFailed: -3,
   /** Flash could not be written, erased or read back. */
   FlashWriteFailed: -4,
-} as const;
+} as const);
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

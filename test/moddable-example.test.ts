@@ -12,11 +12,13 @@
 
 import test from "ava";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import ts from "typescript";
+import { formatFindings, regExpsAtModuleLoad } from "./helpers/module-load.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const r = (...p: string[]): string => path.join(root, ...p);
@@ -234,6 +236,17 @@ test("every path the library manifest and the example manifest reference exists"
   t.truthy(library.platforms?.esp32, "esp32 has its section");
 });
 
+test("the bundle creates no RegExp object at module load (the library is preloaded)", (t) => {
+  // A RegExp made by a preloaded module's top level crashed a Linux release build inside
+  // RegExp.prototype.exec (issue 9 §6). Scans the bundle the manifest maps to "xs-ota".
+  const b = buildBundle();
+  t.true(b.ok, b.output);
+  if (!b.ok) return;
+  const file = path.join(bundleDir, "xs-ota.js");
+  const found = regExpsAtModuleLoad(readFileSync(file, "utf8"), path.relative(root, file));
+  t.deepEqual(found, [], `create these at call time, or parse by hand:\n${formatFindings(found)}`);
+});
+
 // ---------------------------------------------------------------------------------------------
 // Partition table
 
@@ -332,47 +345,99 @@ test("tsc -p tsconfig.moddable.json passes (src/ is portable; the platform layer
   t.true(res.ok, res.output);
 });
 
-test("the example compiles against the bundle's declarations with mcconfig-like settings", (t) => {
-  const b = buildBundle();
-  t.true(b.ok, b.output);
-  if (!b.ok) return;
+/**
+ * Type-checks the example with its own tsconfig (examples/esp32/tsconfig.json: mcconfig's settings,
+ * the bundle's declarations for "xs-ota") from a temporary directory next to a node_modules that
+ * holds the npm packages `mqtt` and `@types/node`, as for an app built next to this package.
+ * `extra` files are added to the program. Returns tsc's output and the node_modules files it read.
+ */
+function checkExample(extra: Record<string, string>): { ok: boolean; output: string; nodeModules: string[] } {
   const dir = mkdtempSync(path.join(tmpdir(), "xs-ota-app-"));
   try {
-    const decl = (name: string): string[] => [r("types/moddable", name)];
-    const config = {
-      compilerOptions: {
-        // As mcconfig's generated tsconfig-base.json (moddable-sdk.md §7.3) plus the library
-        // manifest's typescript.tsconfig (skipLibCheck) and the example's (strict).
-        forceConsistentCasingInFileNames: true,
-        module: "preserve",
-        moduleResolution: "bundler",
-        resolveJsonModule: true,
-        lib: ["es2025"],
-        target: "es2025",
-        strict: true,
-        skipLibCheck: true,
-        types: [],
-        noEmit: true,
-        paths: {
-          "xs-ota": [path.join(bundleDir, "xs-ota")],
-          "mc/ffi": decl("mc-ffi.d.ts"),
-          "mc/config": decl("mc-config.d.ts"),
-        },
-      },
-      files: [
-        r("examples/esp32/main.ts"),
-        r("examples/esp32/layout.ts"),
-        r("examples/esp32/ffi.d.ts"),
-        r("types/moddable/index.d.ts"),
-      ],
-    };
+    symlinkSync(r("node_modules"), path.join(dir, "node_modules"), "dir");
+    const exampleConfig = r("examples/esp32/tsconfig.json");
+    const own = (JSON.parse(readFileSync(exampleConfig, "utf8")) as { files: string[] }).files;
+    for (const [name, text] of Object.entries(extra)) writeFileSync(path.join(dir, name), text);
+    const files = [...own.map((f) => path.resolve(path.dirname(exampleConfig), f)), ...Object.keys(extra).map((n) => path.join(dir, n))];
     const file = path.join(dir, "tsconfig.json");
-    writeFileSync(file, JSON.stringify(config, null, 2));
-    const res = tsc(["-p", file]);
-    t.true(res.ok, res.output);
+    writeFileSync(file, JSON.stringify({ extends: exampleConfig, files }, null, 2));
+    const res = tsc(["-p", file, "--listFiles"]);
+    const nodeModules = res.output
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l.includes(`${path.sep}node_modules${path.sep}`) && !l.includes(`${path.sep}typescript${path.sep}lib${path.sep}`));
+    return { ...res, nodeModules };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test("the example compiles against the bundle's declarations with its tsconfig (mcconfig's settings)", (t) => {
+  const b = buildBundle();
+  t.true(b.ok, b.output);
+  if (!b.ok) return;
+  const res = checkExample({});
+  t.true(res.ok, res.output);
+  t.deepEqual(res.nodeModules, [], "the app's type-check reads nothing from node_modules");
+});
+
+test("the example's type-check sees no Node types: process, Buffer and setTimeout do not type-check in firmware", (t) => {
+  const b = buildBundle();
+  t.true(b.ok, b.output);
+  if (!b.ok) return;
+  const probe = [
+    "export const pid: number = process.pid;",
+    'export const bytes = Buffer.from("x");',
+    "export const timer = setTimeout(() => {}, 1);",
+    "",
+  ].join("\n");
+  const res = checkExample({ "probe.ts": probe });
+  t.false(res.ok, "a file using Node globals must not type-check under the example's tsconfig");
+  for (const name of ["process", "Buffer", "setTimeout"]) {
+    t.regex(res.output, new RegExp(`probe\\.ts\\(\\d+,\\d+\\): error TS\\d+: Cannot find name '${name}'`), res.output);
+  }
+  t.deepEqual(res.nodeModules, [], "nothing from node_modules (npm mqtt, @types/node) enters the program");
+});
+
+test("the bundle's declarations import no bare module specifier (nothing an npm package could answer)", (t) => {
+  // A bare "mqtt" in a shipped .d.ts resolves to the npm package mqtt next to this package, which
+  // pulls @types/node into the device app's program (issue 9 §6). The declarations describe the
+  // Moddable modules they need structurally instead.
+  const b = buildBundle();
+  t.true(b.ok, b.output);
+  if (!b.ok) return;
+  const dts = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) return dts(full);
+      return e.name.endsWith(".d.ts") ? [full] : [];
+    });
+  const files = dts(bundleDir);
+  t.true(files.length > 10, `declarations in ${bundleDir}`);
+  const bare: string[] = [];
+  for (const file of files) {
+    const info = ts.preProcessFile(readFileSync(file, "utf8"), true, true);
+    const names = [...info.importedFiles, ...info.typeReferenceDirectives, ...info.libReferenceDirectives].map((f) => f.fileName);
+    for (const name of names) if (!name.startsWith("./") && !name.startsWith("../")) bare.push(`${path.relative(root, file)}: "${name}"`);
+  }
+  t.deepEqual(bare, []);
+});
+
+test("types/moddable declares and imports only Moddable module names that sdk-modules.json documents", (t) => {
+  const dir = r("types/moddable");
+  const files = readdirSync(dir).filter((f) => f.endsWith(".d.ts"));
+  const declared: string[] = [];
+  const foreign: string[] = [];
+  for (const name of files) {
+    const info = ts.preProcessFile(readFileSync(path.join(dir, name), "utf8"), true, true);
+    declared.push(...(info.ambientExternalModules ?? []));
+    for (const f of [...info.importedFiles, ...info.typeReferenceDirectives]) {
+      if (!f.fileName.startsWith("./") && !(f.fileName in sdk.modules)) foreign.push(`${name}: "${f.fileName}"`);
+    }
+  }
+  t.deepEqual(foreign, [], "imports of non-Moddable modules");
+  t.deepEqual(declared.filter((m) => !(m in sdk.modules)), [], "ambient modules that are not documented Moddable modules");
+  t.true(declared.includes("embedded:storage/flash") && declared.includes("timer"));
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -28,13 +28,13 @@ const OFF_RESERVED = 10;
 const OFF_CRC = 12;
 export const MAX_RECORD_SLOTS = 64;
 
-export const RecordType = {
+export const RecordType = Object.freeze({
   /** Whole state: offer, validator, progress, phase (JSON). Also written as the first record of a
    * sector after a wrap, so the newest sector always holds a complete state. */
   State: 1,
   /** Durable progress: u32 bytes of the image programmed and read back. */
   Progress: 2,
-} as const;
+} as const);
 
 export interface JournalRecord {
   type: number;

@@ -36,7 +36,7 @@ export interface JournalState {
   resumeTries?: number;
 }
 
-export const IDLE: JournalState = { phase: "idle", progress: 0 };
+export const IDLE: JournalState = Object.freeze({ phase: "idle", progress: 0 });
 
 export class Journal {
   private readonly part: FlashPartition;

@@ -18,14 +18,14 @@ export const OTA_CRC_OFFSET = 28;
 export const OTA_SEQ_ERASED = 0xffffffff;
 
 /** esp_ota_img_states_t */
-export const OtaState = {
+export const OtaState = Object.freeze({
   New: 0x0,
   PendingVerify: 0x1,
   Valid: 0x2,
   Invalid: 0x3,
   Aborted: 0x4,
   Undefined: 0xffffffff,
-} as const;
+} as const);
 
 export interface OtaEntry {
   seq: number;

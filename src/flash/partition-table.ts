@@ -29,7 +29,7 @@ export const PARTITION_MD5_OFFSET = 16;
 /** Bytes of the label field (NUL-padded, not necessarily NUL-terminated). */
 export const PARTITION_LABEL_LEN = 16;
 
-export const PartType = {
+export const PartType = Object.freeze({
   app: 0x00,
   data: 0x01,
   bootloader: 0x02,
@@ -37,9 +37,9 @@ export const PartType = {
   /** User-defined types are 0x40..0xFE. */
   userMin: 0x40,
   end: 0xff,
-} as const;
+} as const);
 
-export const AppSubtype = {
+export const AppSubtype = Object.freeze({
   factory: 0x00,
   /** PART_SUBTYPE_OTA_FLAG: ota_N = 0x10 + N, N in 0..15 (mask 0x0F). */
   ota_0: 0x10,
@@ -47,11 +47,11 @@ export const AppSubtype = {
   test: 0x20,
   tee_0: 0x30,
   tee_1: 0x31,
-} as const;
+} as const);
 export const OTA_SUBTYPE_FLAG = 0x10;
 export const OTA_SUBTYPE_MASK = 0x0f;
 
-export const DataSubtype = {
+export const DataSubtype = Object.freeze({
   ota: 0x00,
   phy: 0x01,
   nvs: 0x02,
@@ -64,13 +64,13 @@ export const DataSubtype = {
   spiffs: 0x82,
   littlefs: 0x83,
   tee_ota: 0x90,
-} as const;
+} as const);
 
-export const BootloaderSubtype = { primary: 0x00, ota: 0x01, recovery: 0x02 } as const;
-export const PartitionTableSubtype = { primary: 0x00, ota: 0x01 } as const;
+export const BootloaderSubtype = Object.freeze({ primary: 0x00, ota: 0x01, recovery: 0x02 } as const);
+export const PartitionTableSubtype = Object.freeze({ primary: 0x00, ota: 0x01 } as const);
 
 /** PART_FLAG_ENCRYPTED / PART_FLAG_READONLY. */
-export const PartFlag = { encrypted: 1 << 0, readonly: 1 << 1 } as const;
+export const PartFlag = Object.freeze({ encrypted: 1 << 0, readonly: 1 << 1 } as const);
 
 /** App partitions must start on an MMU page (gen_esp32part.py ALIGNMENT[APP_TYPE]). */
 export const APP_ALIGN = 0x10000;

@@ -33,13 +33,13 @@ export interface AppDesc {
   idfVersion: string;
 }
 
-const STRINGS = [
-  ["version", APP_DESC_OFF_VERSION, 32],
-  ["projectName", APP_DESC_OFF_PROJECT_NAME, 32],
-  ["time", APP_DESC_OFF_TIME, 16],
-  ["date", APP_DESC_OFF_DATE, 16],
-  ["idfVersion", APP_DESC_OFF_IDF_VER, 32],
-] as const;
+const STRINGS = Object.freeze([
+  Object.freeze(["version", APP_DESC_OFF_VERSION, 32] as const),
+  Object.freeze(["projectName", APP_DESC_OFF_PROJECT_NAME, 32] as const),
+  Object.freeze(["time", APP_DESC_OFF_TIME, 16] as const),
+  Object.freeze(["date", APP_DESC_OFF_DATE, 16] as const),
+  Object.freeze(["idfVersion", APP_DESC_OFF_IDF_VER, 32] as const),
+] as const);
 
 /** Parses the 256 descriptor bytes. Throws OtaError(VerifyFailed) on a short buffer or bad magic. */
 export function parseAppDesc(bytes: Uint8Array): AppDesc {

@@ -21,7 +21,8 @@ import { parseOffer, type Offer } from "../agent/offer.ts";
 import type { BootReport, Progress, UpdateResult } from "../agent/types.ts";
 import { compareVersions } from "../agent/version.ts";
 import type { ClockPort, MqttPort, TimerHandle } from "../ports.ts";
-import { NAME, decodeJson, encodeJson, integer, optText, orderableVersion, record, refuse, text, type Json } from "./payload.ts";
+import { charClass } from "../util/char-class.ts";
+import { NAME, VERSION_CHARS as VERSION, decodeJson, encodeJson, integer, optText, orderableVersion, record, refuse, text, type Json } from "./payload.ts";
 
 /** `code` of an upgrade message that carries a package. */
 export const UPGRADE_OK_CODE = "1000";
@@ -35,12 +36,13 @@ export interface AlibabaTopics {
   request: string;
 }
 
-const TOPIC_NAME = /^[A-Za-z0-9_.:@-]{1,64}$/;
+const TOPIC_NAME = charClass("A-Za-z0-9_.:@-");
+const TOPIC_NAME_MAX = 64;
 
 /** The four OTA topics of a device. Refuses keys that would break the topic (/, +, #, empty). */
 export function alibabaTopics(productKey: string, deviceName: string): AlibabaTopics {
   for (const [k, v] of [["productKey", productKey], ["deviceName", deviceName]] as const) {
-    if (!TOPIC_NAME.test(v)) refuse("bad device identity", `${k} must match ${TOPIC_NAME.source}`);
+    if (v.length > TOPIC_NAME_MAX || !TOPIC_NAME.test(v)) refuse("bad device identity", `${k} must be 1..${TOPIC_NAME_MAX} characters of ${TOPIC_NAME.source}`);
   }
   const t = (kind: string) => `/ota/device/${kind}/${productKey}/${deviceName}`;
   return { inform: t("inform"), upgrade: t("upgrade"), progress: t("progress"), request: t("request") };
@@ -81,8 +83,6 @@ export function encodeRequest(m: RequestMessage): Uint8Array {
 export function encodeProgress(m: ProgressMessage): Uint8Array {
   return encodeJson({ id: m.id, params: withModule({ step: String(m.step), desc: m.desc }, m.module) });
 }
-
-const VERSION = /^[A-Za-z0-9._+-]+$/;
 
 function parseVersionMessage(payload: Uint8Array | string, what: string): InformMessage {
   const o = decodeJson(payload, what);
@@ -169,7 +169,7 @@ export interface ParseUpgradeOptions {
 }
 
 const UPGRADE = "bad upgrade message";
-const HEX = /^[0-9a-fA-F]+$/;
+const HEX = charClass("0-9a-fA-F");
 
 function digestField(o: Json, key: string, length: number, where: string): string | undefined {
   const v = o[key];

@@ -3,6 +3,8 @@
 
 import { ErrorCode, OtaError } from "../errors.ts";
 import { compareVersions } from "../agent/version.ts";
+import type { CharClass } from "../util/char-class.ts";
+import { charClass } from "../util/char-class.ts";
 import { utf8Decode, utf8Encode } from "../util/utf8.ts";
 
 /** Largest payload a dialect accepts: an upgrade message or a plan is a few hundred bytes. */
@@ -40,7 +42,7 @@ export function record(value: unknown, what: string, field: string): Json {
   return value as Json;
 }
 
-export function text(o: Json, key: string, what: string, max = 128, pattern?: RegExp): string {
+export function text(o: Json, key: string, what: string, max = 128, pattern?: CharClass): string {
   const v = o[key];
   if (typeof v !== "string") refuse(what, `${key} must be a string`);
   if (v.length === 0 || v.length > max) refuse(what, `${key} must have 1..${max} characters`);
@@ -48,7 +50,7 @@ export function text(o: Json, key: string, what: string, max = 128, pattern?: Re
   return v;
 }
 
-export function optText(o: Json, key: string, what: string, max = 128, pattern?: RegExp): string | undefined {
+export function optText(o: Json, key: string, what: string, max = 128, pattern?: CharClass): string | undefined {
   return o[key] === undefined ? undefined : text(o, key, what, max, pattern);
 }
 
@@ -64,7 +66,10 @@ export function optInteger(o: Json, key: string, what: string, min: number, max:
 }
 
 /** Names that go into MQTT topics and JSON fields: no topic separators or wildcards. */
-export const NAME = /^[A-Za-z0-9_.:-]+$/;
+export const NAME = charClass("A-Za-z0-9_.:-");
+
+/** Characters of a version string in a cloud message (checked for order by orderableVersion). */
+export const VERSION_CHARS = charClass("A-Za-z0-9._+-");
 
 /** A version the runtime can order (dotted numbers, optional "v" and "-pre"), or a refusal: the
  * agent's own comparison would otherwise fail later with a less useful error. */

@@ -35,9 +35,9 @@ import type { BootReport, Progress, UpdateResult } from "../agent/types.ts";
 import { compareVersions } from "../agent/version.ts";
 import type { ClockPort, MqttPort } from "../ports.ts";
 import { ProgressReporter } from "./alibaba-mqtt.ts";
-import { NAME, decodeJson, encodeJson, integer, optInteger, orderableVersion, refuse, text, type Json } from "./payload.ts";
+import { NAME, VERSION_CHARS as VERSION, decodeJson, encodeJson, integer, optInteger, orderableVersion, refuse, text, type Json } from "./payload.ts";
 
-export const QuecOtaEvent = {
+export const QuecOtaEvent = Object.freeze({
   TaskNotify: 10700,
   DownloadStart: 10701,
   Downloading: 10702,
@@ -45,11 +45,11 @@ export const QuecOtaEvent = {
   Updating: 10704,
   UpdateOk: 10705,
   UpdateFail: 10706,
-} as const;
+} as const);
 export type QuecOtaEventCode = (typeof QuecOtaEvent)[keyof typeof QuecOtaEvent];
 
 /** QuecThing's Ql_iotCmdOtaAction values for the plan answer. */
-export const QuecAction = { Refuse: 0, Accept: 1 } as const;
+export const QuecAction = Object.freeze({ Refuse: 0, Accept: 1 } as const);
 
 export interface Plan {
   taskId: string;
@@ -113,7 +113,6 @@ export type DeviceMessage =
   | ({ type: "result" } & PlanResult)
   | ({ type: "request" } & PlanRequest);
 
-const VERSION = /^[A-Za-z0-9._+-]+$/;
 const MAX_SPACE = 0x100000000;
 
 // ---- encoders (fields in a fixed order: the golden tests compare strings) --------------------

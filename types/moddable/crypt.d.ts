@@ -4,10 +4,10 @@
 
 declare module "crypt" {
   /** "GHASH" exists too but needs the GHASH subclass. An unknown name throws "crypt: unsupported digest". */
-  export type DigestName = "MD5" | "SHA1" | "SHA224" | "SHA256" | "SHA384" | "SHA512";
+  export type DigestType = "MD5" | "SHA1" | "SHA224" | "SHA256" | "SHA384" | "SHA512";
 
   export class Digest {
-    constructor(name: DigestName);
+    constructor(type: DigestType);
     /**
      * Adds bytes: any byte buffer or view (wider than the SDK typings' string | ArrayBuffer), or a
      * string (its internal UTF-8 bytes). After close(), write() does NOT throw: it updates a

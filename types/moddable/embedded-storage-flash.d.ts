@@ -17,8 +17,9 @@ declare module "embedded:storage/flash" {
   }
 
   /**
-   * What status() returns. ESP32 returns only size, blockLength and blocks; writeAlign and
-   * eraseValue are set by the Zephyr implementation only.
+   * What status() returns. The SDK typing declares writeAlign and eraseValue as always present;
+   * kept optional here on purpose because the ESP32 runtime (flash-esp32.c) returns only size,
+   * blockLength and blocks; Zephyr's (flash-zephyr.c) sets all five (moddable-sdk.md §1.2, §10).
    */
   export interface FlashStatus {
     /** Partition size in bytes. */
@@ -31,13 +32,15 @@ declare module "embedded:storage/flash" {
     eraseValue?: number;
   }
 
-  export interface FlashPartition {
+  /** An open partition (the SDK's name). Created by the default export's open(), not by `new`. */
+  export class Flash {
+    private constructor();
     /** Erases blocks [start, end) (end exclusive; default start + 1). Throws "erase failed". */
     eraseBlock(start: number, end?: number): void;
     /** Reads byteLength bytes at byteOffset into a new ArrayBuffer. No JS-side bounds check on ESP32: errors surface as "read failed". */
     read(byteLength: number, byteOffset: number): ArrayBuffer;
     /** Fills `buffer` from byteOffset; returns the number of bytes read. */
-    read(buffer: ArrayBuffer | Uint8Array | Int8Array | Uint8ClampedArray | DataView, byteOffset: number): number;
+    read(buffer: ByteBuffer, byteOffset: number): number;
     /** Writes the whole buffer (a view writes only its bytes) at byteOffset. Throws "write failed". */
     write(buffer: ByteBuffer, byteOffset: number): void;
     status(): FlashStatus;
@@ -45,13 +48,12 @@ declare module "embedded:storage/flash" {
     readonly format: "buffer";
   }
 
-  /** The default export is a frozen object, not a class: `Flash.open({path})`. */
-  export interface FlashModule {
+  /** The default export is a frozen object, not a class: `FlashStorage.open({path})` (the SDK's name). */
+  const FlashStorage: {
     /** Throws "can't find partition" when the path matches nothing. */
-    open(options: FlashOpenOptions): FlashPartition;
+    open(options: FlashOpenOptions): Flash;
     /** Yields the label of every partition in the table (esp_partition_find(ANY, ANY)). */
-    [Symbol.iterator](): Iterator<string>;
-  }
-  const Flash: FlashModule;
-  export default Flash;
+    [Symbol.iterator](): IterableIterator<string>;
+  };
+  export default FlashStorage;
 }

@@ -1,10 +1,13 @@
 // Legacy HTTP client, `import {Request} from "http"`.
 // Written from shared/reference/moddable-sdk.md §4.1 and modules/network/http/http.js. Manifest:
-// $(MODULES)/network/http/manifest.json (preloads "http"). Differences from the SDK's http.d.ts, on
-// purpose: `error` is -2 (the runtime value), `responseFragment` is 4, and the callback has a `this`.
+// $(MODULES)/network/http/manifest.json (preloads "http"). Type names as in the SDK's http.d.ts
+// (HTTPRequestOptions, HTTPRequestCallback). Differences from it, on purpose, where its typing is
+// wrong against http.js: `error` is -2 (the SDK says -1), `responseFragment` is 4 (the SDK says 3);
+// the callback has a `this`; HTTPRequestOptions types `Socket` and `secure` and is not a union
+// with TCPSocketOptions (the project declares no "socket" module).
 
 declare module "http" {
-  export interface RequestOptions {
+  export interface HTTPRequestOptions {
     /** Host name (DNS) or use `address`. */
     host?: string;
     address?: string;
@@ -39,7 +42,7 @@ declare module "http" {
    *   any negative message: error or disconnect (http.js sends -2, Request.error).
    * After an error or completion the request closes itself.
    */
-  export type RequestCallback = (
+  export type HTTPRequestCallback = (
     this: Request,
     message: number,
     value1?: unknown,
@@ -47,12 +50,12 @@ declare module "http" {
   ) => string | ArrayBuffer | undefined | void;
 
   export class Request {
-    constructor(options: RequestOptions);
-    callback?: RequestCallback;
+    constructor(options: HTTPRequestOptions);
+    callback?: HTTPRequestCallback;
     /** Reads what is available now (or at most `count` bytes) from the response body. */
     read(type: ArrayBufferConstructor, count?: number): ArrayBuffer | undefined;
     read(type: StringConstructor, count?: number): string | undefined;
-    /** Skips what is available. */
+    /** Skips what is available (http.js reads with a null type; the SDK typing omits this form). */
     read(type: null, count?: number): void;
     /** Aborts immediately; no further callbacks. */
     close(): void;
@@ -63,7 +66,7 @@ declare module "http" {
     static readonly headersComplete: 3;
     static readonly responseFragment: 4;
     static readonly responseComplete: 5;
-    /** The runtime value is -2; treat any negative message as an error. */
+    /** The runtime value is -2 (the SDK typing says -1, which is wrong); treat any negative message as an error. */
     static readonly error: -2;
   }
 

@@ -5,13 +5,12 @@
 
 import Time from "time";
 import Timer from "timer";
-import type { TimerID } from "timer";
 import type { ClockPort, TimerHandle } from "../../ports.ts";
 
 class ModdableTimerHandle implements TimerHandle {
-  readonly id: TimerID;
+  readonly id: Timer;
   fired = false;
-  constructor(id: TimerID) {
+  constructor(id: Timer) {
     this.id = id;
   }
 }

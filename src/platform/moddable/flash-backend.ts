@@ -27,6 +27,41 @@ export interface FlashBackend {
   labels(): string[] | undefined;
 }
 
+// What the backends need of the flash modules, declared structurally: these types appear in the
+// shipped declarations (ecma419Backend, legacyBackend), which must not import a module specifier
+// (an npm package of the same name could answer it in the app's type-check; issue 9 §6). The
+// modules' own types (the SDK typings, or types/moddable) are assignable to them.
+
+/** The part of `embedded:storage/flash`'s default export (FlashStorage) the backend uses. */
+export interface FlashStorageLike {
+  open(options: { path: string; mode?: "r" | "r+" }): FlashLike;
+  [Symbol.iterator](): Iterator<string>;
+}
+
+/** The part of an `embedded:storage/flash` instance (Flash) the backend uses. */
+export interface FlashLike {
+  /** ESP32 returns size, blockLength and blocks only; Zephyr also writeAlign and eraseValue. */
+  status(): { size: number; blockLength: number; writeAlign?: number; eraseValue?: number };
+  read(byteLength: number, byteOffset: number): ArrayBuffer;
+  write(buffer: Uint8Array, byteOffset: number): void;
+  eraseBlock(start: number, end?: number): void;
+}
+
+/** The part of the legacy `flash` module's default export (class Flash) the backend uses. */
+export interface LegacyFlashClassLike {
+  new (partition: string): LegacyFlashLike;
+}
+
+/** The part of a legacy `flash` instance the backend uses. read() is typed `ArrayBuffer | HostBuffer`
+ * by the SDK (HostBuffer on ESP8266 only): `object` here, narrowed where it is used. */
+export interface LegacyFlashLike {
+  readonly byteLength: number;
+  readonly blockSize: number;
+  read(offset: number, byteLength: number): object;
+  write(offset: number, byteLength: number, buffer: ArrayBuffer): void;
+  erase(sector: number): void;
+}
+
 /** An ArrayBuffer holding exactly the bytes of `data`: the view's own buffer when it covers it
  * whole, else a copy. For natives that take an ArrayBuffer and ignore view offsets. */
 export function exactArrayBuffer(data: Uint8Array): ArrayBuffer {

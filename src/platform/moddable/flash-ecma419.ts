@@ -3,17 +3,16 @@
 // (esp32, mac, zephyr). The module is loaded with a dynamic import so that a build without it can
 // fall back to the legacy `flash` module (see flash-select.ts).
 
-import type { FlashModule, FlashPartition } from "embedded:storage/flash";
-import type { FlashBackend, RawFlash } from "./flash-backend.ts";
+import type { FlashBackend, FlashLike, FlashStorageLike, RawFlash } from "./flash-backend.ts";
 
 class Ecma419Flash implements RawFlash {
   readonly size: number;
   readonly blockLength: number;
   readonly writeAlign?: number;
   readonly eraseValue?: number;
-  readonly #flash: FlashPartition;
+  readonly #flash: FlashLike;
 
-  constructor(flash: FlashPartition) {
+  constructor(flash: FlashLike) {
     this.#flash = flash;
     const status = flash.status();
     this.size = status.size;
@@ -38,7 +37,7 @@ class Ecma419Flash implements RawFlash {
 }
 
 /** A backend on an already imported `embedded:storage/flash` default export. */
-export function ecma419Backend(Flash: FlashModule): FlashBackend {
+export function ecma419Backend(Flash: FlashStorageLike): FlashBackend {
   return {
     module: "embedded:storage/flash",
     open(path: string, writable: boolean): RawFlash {

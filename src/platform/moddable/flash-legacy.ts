@@ -2,23 +2,25 @@
 // esp32/flash.c). Manifest: $(MODULES)/files/flash/manifest.json (esp, esp32, nrf52). The module
 // has no mode, no close() and cannot list partitions; partitions.ts enforces read-only in JS.
 
-import type FlashClass from "flash";
-import type { FlashBackend, RawFlash } from "./flash-backend.ts";
+import type { FlashBackend, LegacyFlashClassLike, LegacyFlashLike, RawFlash } from "./flash-backend.ts";
 import { exactArrayBuffer } from "./flash-backend.ts";
 
 class LegacyFlash implements RawFlash {
   readonly size: number;
   readonly blockLength: number;
-  readonly #flash: FlashClass;
+  readonly #flash: LegacyFlashLike;
 
-  constructor(flash: FlashClass) {
+  constructor(flash: LegacyFlashLike) {
     this.#flash = flash;
     this.size = flash.byteLength;
     this.blockLength = flash.blockSize;
   }
 
   read(offset: number, length: number): Uint8Array {
-    return new Uint8Array(this.#flash.read(offset, length));
+    const bytes = this.#flash.read(offset, length);
+    // A HostBuffer comes back only on ESP8266 with useHostBuffer, which is never passed.
+    if (!(bytes instanceof ArrayBuffer)) throw new Error("flash: read() did not return an ArrayBuffer");
+    return new Uint8Array(bytes);
   }
 
   write(offset: number, data: Uint8Array): void {
@@ -33,7 +35,7 @@ class LegacyFlash implements RawFlash {
 }
 
 /** A backend on an already imported `flash` default export. */
-export function legacyBackend(Flash: typeof FlashClass): FlashBackend {
+export function legacyBackend(Flash: LegacyFlashClassLike): FlashBackend {
   return {
     module: "flash",
     open(path: string): RawFlash {

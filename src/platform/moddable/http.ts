@@ -5,7 +5,7 @@
 // chunked bodies and treats "no length, connection closed" as complete.
 
 import { Request } from "http";
-import type { RequestOptions } from "http";
+import type { HTTPRequestOptions } from "http";
 import Timer from "timer";
 import type { HttpExchange, HttpHandlers, HttpHeaders, HttpPort, HttpRequest } from "../../ports.ts";
 import { exactArrayBuffer } from "./flash-backend.ts";
@@ -62,7 +62,7 @@ export class ModdableHttp implements HttpPort {
 
     try {
       const url = parseUrl(req.url);
-      const options: RequestOptions = { host: url.host, port: url.port, path: url.path, method };
+      const options: HTTPRequestOptions = { host: url.host, port: url.port, path: url.path, method };
       if (url.scheme === "https") {
         if (!this.#https) throw new Error("https:// needs the https option (a SecureSocket class) in createModdablePlatform");
         options.Socket = this.#https.Socket;

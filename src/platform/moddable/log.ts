@@ -4,7 +4,7 @@ import type { LogPort } from "../../ports.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
-const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+const ORDER: Record<LogLevel, number> = Object.freeze({ debug: 0, info: 1, warn: 2, error: 3 });
 
 export class TraceLog implements LogPort {
   readonly #min: number;

@@ -6,10 +6,30 @@
 // The module is imported dynamically: apps that use no MQTT dialect need not include it
 // ($(MODULES)/network/mqtt/manifest.json, which also pulls in websocket).
 
-import type { MqttClientOptions, MqttWill } from "mqtt";
-import type MqttClient from "mqtt";
+import type { MqttClientOptions } from "mqtt";
 import type { MqttPort } from "../../ports.ts";
 import { exactArrayBuffer } from "./flash-backend.ts";
+
+// The types below appear in the shipped declarations, which must not import "mqtt": in an app's
+// type-check that name can resolve to the npm package mqtt next to this one, which pulls in
+// @types/node (issue 9 §6). So they are declared here; the `mqtt` module's Client fits them.
+
+/** The last-will message (the `will` option of the mqtt Client). */
+export interface ModdableMqttWill {
+  topic: string;
+  message: string | ArrayBuffer;
+  retain?: boolean;
+  quality?: number;
+}
+
+/** The part of an `mqtt` Client (the module's default export) that ModdableMqtt uses. */
+export interface MqttClientLike {
+  onMessage?: (topic: string, data: ArrayBuffer) => void;
+  onClose?: () => void;
+  publish(topic: string, data: string | ArrayBuffer): void;
+  subscribe(topic: string): void;
+  close(): void;
+}
 
 export interface ModdableMqttOptions {
   host: string;
@@ -17,7 +37,7 @@ export interface ModdableMqttOptions {
   id?: string;
   user?: string;
   password?: string | ArrayBuffer;
-  will?: MqttWill;
+  will?: ModdableMqttWill;
   /** Keep-alive in milliseconds (0 disables it). */
   keepAliveMs?: number;
   /** MQTT over WebSocket when set. */
@@ -28,13 +48,13 @@ export interface ModdableMqttOptions {
 }
 
 export class ModdableMqtt implements MqttPort {
-  readonly #client: MqttClient;
+  readonly #client: MqttClientLike;
   readonly #handlers: ((topic: string, payload: Uint8Array) => void)[] = [];
   readonly #closeHandlers: (() => void)[] = [];
   readonly #topics: string[] = [];
   #open = true;
 
-  constructor(client: MqttClient) {
+  constructor(client: MqttClientLike) {
     this.#client = client;
     client.onMessage = (topic: string, data: ArrayBuffer): void => {
       const payload = new Uint8Array(data);
