@@ -147,6 +147,7 @@ export class Agent {
       }
     }
     const report: BootReport = { version, slot: running.label, imageState: state === undefined ? "none" : stateName(state) };
+    this.log("info", `boot: running ${version} from ${running.label} (${report.imageState}), journal ${j.phase}`);
     const last = await this.settleJournal(running, version, state);
     if (last) report.lastUpdate = last;
     return report;
@@ -170,6 +171,7 @@ export class Agent {
       const target = this.prepare(offer, fromVersion);
       await this.fetchAndVerify(offer, target, fromVersion);
       this.stage(offer, target, 1);
+      this.log("info", `${offer.version} verified and staged in ${target.label}; restarting`);
       this.progress("restart", offer.size, offer.size);
       this.p.system.restart();
       return result(offer, fromVersion, 0, "staged; restarting into the new image");
@@ -298,6 +300,9 @@ export class Agent {
   private openIntake(offer: Offer, target: Slot, fromVersion: string, resume: boolean): Intake {
     const part = this.p.partitions.open(target.label);
     const start = resume ? this.journal.state.progress : 0;
+    this.log("info", resume
+      ? `resuming ${offer.version} into ${target.label} from the journal at byte ${start} of ${offer.size}`
+      : `writing ${offer.version} (${offer.size} bytes) into ${target.label} from byte 0`);
     if (!resume) this.journal.save({ phase: "download", offer, fromVersion, slot: target.label, progress: 0 });
     this.boot_.releaseSlot(target.index, this.running().index);
     const digests = new ImageDigests(this.p.digests);
