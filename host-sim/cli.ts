@@ -213,9 +213,23 @@ export function program(): Command {
  * "xs-ota: error: ...", with exit code 2. */
 export async function main(argv: string[]): Promise<void> {
   let args = argv.slice(2);
-  if (args[0] === "help") args = [...args.slice(1), "--help"];
+  const cli = program();
+  if (args[0] === "help") {
+    // `help sim update`: that command's help; an unknown name is an error, not the top help.
+    let cmd = cli;
+    for (const name of args.slice(1)) {
+      const sub = cmd.commands.find((c) => c.name() === name || c.aliases().includes(name));
+      if (!sub) {
+        console.error(`xs-ota: error: unknown command '${args.slice(1).join(" ")}'`);
+        process.exitCode = 2;
+        return;
+      }
+      cmd = sub;
+    }
+    args = [...args.slice(1), "--help"];
+  }
   try {
-    await program().parseAsync(args, { from: "user" });
+    await cli.parseAsync(args, { from: "user" });
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") return;

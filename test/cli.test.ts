@@ -124,6 +124,9 @@ test("--version prints the package version; help CMD shows that command's help",
   t.regex(help.stdout, /--to-version/);
   t.regex(help.stdout, /--drop-at/);
   t.regex((await xsota("help", "board", "show")).stdout, /^Usage: xs-ota board show/);
+  const unknown = await xsotaFails("help", "sim", "nope");
+  t.is(unknown.code, 2);
+  t.is(unknown.stderr.trim(), "xs-ota: error: unknown command 'sim nope'");
   // image build keeps its own --version option.
   const built = await xsota("image", "build", "--version", "4.5.6", "--size", "64KiB", "-o", "v.bin");
   t.regex(built.stdout, /65536 bytes/);
