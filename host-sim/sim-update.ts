@@ -1,5 +1,6 @@
 // `xs-ota sim update`: a whole update on a simulated board. The board runs 1.0.0 (or whatever
-// --flash holds), the local server offers 2.0.0, the agent downloads, verifies and stages it,
+// --flash holds), the local server offers 2.0.0 (or one minor above a running 2.0.0 or newer, or
+// --to-version), the agent downloads, verifies and stages it,
 // the simulated bootloader reboots into it on trial, and the agent confirms it. Faults: server
 // corruption and connection faults, power loss after N received bytes, power cuts at flash
 // operation K (before / torn-write / torn-erase), a failing self-test, an oversize offer.
@@ -37,7 +38,7 @@ export interface SimUpdateOptions {
   /** Version the server offers: default 2.0.0, or one minor above the running version when the
    * board already runs 2.0.0 or newer (a saved board updated again). */
   toVersion?: string;
-  /** Size of the 2.0.0 image in bytes. */
+  /** Size of the offered image in bytes. */
   size?: number;
   /** Which build of the target version the server serves (a new build has a new ETag). */
   build?: number;
