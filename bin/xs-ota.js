@@ -4,6 +4,6 @@
 import { main } from "../dist/host-sim/cli.js";
 
 main(process.argv).catch((e) => {
-  console.error(`xs-ota: ${e instanceof Error ? e.message : String(e)}`);
+  console.error(`xs-ota: error: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 2;
 });

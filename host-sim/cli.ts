@@ -1,5 +1,6 @@
 // The xs-ota CLI: partition tables, test firmware, simulated updates and the power-cut sweep.
 
+import * as fs from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { buildPartitionsCommand, showPartitionsCommand } from "./partitions-csv.ts";
 import { imageBuildCommand, parseSize } from "./image-builder.ts";
@@ -8,6 +9,47 @@ import { CUT_MODES, type CutMode } from "./flash/nor-flash.ts";
 import { progressBar } from "./progress.ts";
 import { torture, type Cycle } from "./torture.ts";
 import { simProtocolUpdate, PROTOCOLS, type Protocol } from "./cloud/sim-protocol.ts";
+import { runCounter, tortureSummary, updateSummary } from "./cli-text.ts";
+import { prepareOutputFile, requireFile } from "./output-path.ts";
+import { inspectBoard, formatBoard } from "./board-show.ts";
+import { SimBoard } from "./board.ts";
+import { profile } from "./boards/profiles.ts";
+
+/** The package's version, from the package.json above this file (host-sim/ or dist/host-sim/). */
+export function packageVersion(): string {
+  for (let dir = new URL(".", import.meta.url); ; dir = new URL("..", dir)) {
+    const file = new URL("package.json", dir);
+    if (fs.existsSync(file)) {
+      const pkg = JSON.parse(fs.readFileSync(file, "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "xs-ota" && pkg.version) return pkg.version;
+    }
+    if (dir.pathname === "/") return "unknown";
+  }
+}
+
+/** Flags of `sim update` that only a cloud dialect acts on, and the dialects that do. */
+const POLICY_FLAGS: [key: string, flag: string, protocols: string[]][] = [
+  ["battery", "--battery", ["mqtt", "plan", "http"]],
+  ["rssi", "--rssi", ["mqtt", "plan", "http"]],
+  ["minBattery", "--min-battery", ["mqtt", "plan", "http"]],
+  ["minSignal", "--min-signal", ["mqtt", "plan", "http"]],
+  ["requiredSpace", "--required-space", ["mqtt", "plan", "http"]],
+  ["manual", "--manual", ["plan"]],
+  ["broker", "--broker", ["mqtt", "plan"]],
+];
+
+/** A warning for each given flag that the chosen protocol ignores. */
+export function ignoredFlagWarnings(opts: Record<string, unknown>, protocol: string, given: (key: string) => boolean): string[] {
+  const out: string[] = [];
+  for (const [key, flag, protocols] of POLICY_FLAGS) {
+    if (!given(key) || protocols.includes(protocol)) continue;
+    const wants = protocols.length === 1 ? `--protocol ${protocols[0]}` : `--protocol ${protocols.join("|")}`;
+    out.push(`${flag} does nothing with --protocol ${protocol}: only ${wants} checks it`);
+  }
+  return out;
+}
+
+const warn = (line: string) => console.error(`xs-ota: warning: ${line}`);
 
 function int(v: string): number {
   const n = Number(v);
@@ -36,28 +78,23 @@ function httpErrors(v: string, prev: Map<number, number> = new Map()): Map<numbe
   return prev;
 }
 
-export function summary(r: SimUpdateReport): string {
-  const lines = [
-    r.ok ? `Update ${r.fromVersion} -> ${r.toVersion}: OK` : `Update ${r.fromVersion} -> ${r.toVersion}: FAILED (${r.errorCode}) ${r.reason}`,
-    `  booted      ${r.bootedSlot || "-"} running ${r.bootedVersion || "-"} (${r.imageState})`,
-    `  downloaded  ${r.bytesDownloaded} bytes, ${r.bytesFetchedAgain} fetched again, ${r.interruptions} interruptions`,
-    `  flash       ${r.flashErases} sector erases, ${r.flashWrites} writes`,
-    `  time        ${r.seconds.toFixed(2)} s over ${r.boots} boots`,
-  ];
-  if (r.ok) lines.splice(1, 0, `  ${r.reason}`);
-  return lines.join("\n");
-}
-
 export function program(): Command {
   const cli = new Command("xs-ota").description("Over-the-air updates for Moddable XS devices: host tools and simulator");
   cli.exitOverride();
+  // Subcommands inherit these settings: every error reads "xs-ota: error: ...".
+  cli.configureOutput({ outputError: (text, write) => write(`xs-ota: ${text}`) });
+  // `image build --version V` is that command's own option; the program's --version comes first.
+  cli.enablePositionalOptions();
+  cli.version(packageVersion(), "-V, --version", "print the package version");
 
   const parts = cli.command("partitions").description("ESP-IDF partition tables (gen_esp32part.py compatible)");
-  parts.command("build <in_csv> <out_bin>").description("partitions.csv -> binary table").action((i: string, out: string) => {
+  parts.command("build <in_csv> <out_bin>").description("partitions.csv -> binary table (creates missing folders)").action((i: string, out: string) => {
+    prepareOutputFile(out, "output");
     const entries = buildPartitionsCommand(i, out);
     console.log(`wrote ${out}: ${entries.length} partitions`);
   });
   parts.command("show <in_bin>").description("binary table (or a flash dump) -> CSV").action((i: string) => {
+    requireFile(i, "input");
     process.stdout.write(showPartitionsCommand(i));
   });
 
@@ -68,8 +105,9 @@ export function program(): Command {
     .option("--build <n>", "variant of the same version", int, 1)
     .option("--secure-version <n>", "esp_app_desc secure_version", int, 0)
     .option("--trailing <n>", "bytes appended after the image (an offer of any byte size)", int, 0)
-    .requiredOption("-o, --out <file>", "output file")
+    .requiredOption("-o, --out <file>", "output file (missing folders are created)")
     .action((opts: { version: string; size: string; build: number; secureVersion: number; trailing: number; out: string }) => {
+      prepareOutputFile(opts.out, "--out");
       const r = imageBuildCommand({ version: opts.version, size: opts.size, out: opts.out, build: opts.build, secureVersion: opts.secureVersion, trailing: opts.trailing });
       console.log(`wrote ${r.out}: ${r.size} bytes, sha256 ${r.sha256}`);
     });
@@ -77,41 +115,44 @@ export function program(): Command {
   const sim = cli.command("sim").description("simulated boards");
   sim.command("update").description("a full update on a simulated board with the local server")
     .option("--board <name>", "board profile", "esp32-4mb")
-    .option("--flash <file>", "flash image file (created with 1.0.0 when missing)")
-    .option("--size <size>", "size of the 2.0.0 image", size, DEFAULT_SIZE)
+    .option("--flash <file>", "flash image file (created with 1.0.0 when missing, with its folders)")
+    .option("--size <size>", "size of the offered image", size, DEFAULT_SIZE)
+    .option("--to-version <v>", "version the server offers (default 2.0.0, or one minor above the running version when that is 2.0.0 or newer)")
     .addOption(new Option("--engine <engine>", "where the runtime runs").choices(["node", "xs"]).default("node"))
     .option("--json", "print one JSON object")
-    .option("--verbose", "log the bootloader and the agent")
+    .option("--verbose", "log the bootloader and the agent (boot, resume from the journal, staging) on stderr")
     .option("--corrupt-byte <n>", "the server flips the byte at offset N", int)
     .option("--fail-self-test", "the new image's self-test fails")
     .option("--oversize", "the offer is larger than the slot")
-    .option("--drop-at <list>", "close the connection after image byte Bk, one per request", intList)
-    .option("--reboot-at <list>", "lose power once Bk bytes were received", intList)
+    .option("--drop-at <list>", "the server closes the connection right after image byte Bk; each entry fires once, on the first response that carries its byte", intList)
+    .option("--reboot-at <list>", "the board loses power once it has received Tk body bytes in all (every request and power-on counted, bytes fetched again included); one power loss per entry", intList)
     .option("--ignore-range", "the server answers 200 to Range requests")
     .option("--change-etag-at <b>", "swap in another build of the same version at byte B", int)
     .option("--stall-at <b>", "stop sending at byte B without closing", int)
     .option("--http-error <n:code>", "the Nth request gets that status (repeatable)", httpErrors)
-    .option("--cut-at <k>", "cut power at flash operation K (list allowed)", intList)
+    .option("--cut-at <k>", "cut power at flash write/erase operation K, counted from the first of the run (list allowed)", intList)
     .addOption(new Option("--cut-mode <mode>", "how the cut lands").choices(CUT_MODES as string[]).default("before"))
     .option("--seed <n>", "seed for cuts and jitter", int, 1)
     .addOption(new Option("--protocol <dialect>", "how the offer reaches the device").choices(["direct", ...PROTOCOLS]).default("direct"))
     .addOption(new Option("--broker <broker>", "MQTT broker: aedes (embedded), mosquitto, or an mqtt:// URL").default("aedes"))
-    .option("--battery <percent>", "the board's battery reading", int)
-    .option("--rssi <dBm>", "the board's signal reading", Number)
-    .option("--min-battery <percent>", "the plan's minimum battery", int)
-    .option("--min-signal <dBm>", "the plan's minimum signal", Number)
-    .option("--required-space <bytes>", "the plan's required space", size)
-    .option("--manual", "plan: the application accepts the plan explicitly")
-    .action(async (opts) => {
+    .option("--battery <percent>", "the board's battery reading (--protocol mqtt|plan|http)", int)
+    .option("--rssi <dBm>", "the board's signal reading (--protocol mqtt|plan|http)", Number)
+    .option("--min-battery <percent>", "the job's minimum battery (--protocol mqtt|plan|http)", int)
+    .option("--min-signal <dBm>", "the job's minimum signal (--protocol mqtt|plan|http)", Number)
+    .option("--required-space <bytes>", "the job's required space (--protocol mqtt|plan|http)", size)
+    .option("--manual", "the application accepts the plan explicitly (--protocol plan)")
+    .action(async (opts, cmd: Command) => {
+      if (opts.flash !== undefined) prepareOutputFile(opts.flash, "--flash");
+      const warnings = ignoredFlagWarnings(opts, opts.protocol, (key) => cmd.getOptionValueSource(key) === "cli");
       const o: SimUpdateOptions = {
-        board: opts.board, flash: opts.flash, size: opts.size, corruptByte: opts.corruptByte,
+        board: opts.board, flash: opts.flash, size: opts.size, toVersion: opts.toVersion, corruptByte: opts.corruptByte,
         failSelfTest: opts.failSelfTest, oversize: opts.oversize, dropAt: opts.dropAt, rebootAt: opts.rebootAt,
         ignoreRange: opts.ignoreRange, changeEtagAt: opts.changeEtagAt, stallAt: opts.stallAt,
         httpErrors: opts.httpError, cutAt: opts.cutAt, cutMode: opts.cutMode as CutMode, seed: opts.seed,
         engine: opts.engine,
       };
       if (opts.verbose) o.log = (line) => console.error(line);
-      const bar = !opts.json && process.stdout.isTTY ? progressBar() : undefined;
+      const bar = !opts.json && process.stderr.isTTY ? progressBar() : undefined;
       if (bar) o.onProgress = (p) => bar.update(p);
       const report = opts.protocol === "direct"
         ? await simUpdate(o)
@@ -120,8 +161,10 @@ export function program(): Command {
           minBattery: opts.minBattery, minSignal: opts.minSignal, requiredSpace: opts.requiredSpace, manual: opts.manual,
         });
       bar?.stop();
+      report.warnings = [...warnings, ...report.warnings];
+      for (const line of report.warnings) warn(line);
       if (opts.json) console.log(JSON.stringify(report));
-      else console.log(summary(report));
+      else console.log(updateSummary(report));
       process.exitCode = report.ok ? 0 : 1;
     });
   sim.command("torture").description("a power cut at every flash operation of an update and a rollback")
@@ -137,30 +180,63 @@ export function program(): Command {
     .option("--json", "print one JSON object")
     .action(async (opts) => {
       const cycles: Cycle[] = opts.cycle === "both" ? ["update", "rollback"] : [opts.cycle];
+      const counter = !opts.json && process.stderr.isTTY ? runCounter(process.stderr) : undefined;
       const report = await torture({
         size: opts.size, modes: opts.modes, cycles, seed: opts.seed, engine: opts.engine, cutPoints: opts.cutPoints,
-        onRun: !opts.json && process.stderr.isTTY ? (d, n) => process.stderr.write(`\r${d}/${n} runs`) : undefined,
+        onRun: counter?.onRun,
       });
+      counter?.end();
       if (opts.json) console.log(JSON.stringify(report));
-      else {
-        console.log(`${report.runs} runs over ${JSON.stringify(report.cutPoints)} cut points, modes ${report.modes.join(",")}: ${report.failures} failures (${report.seconds.toFixed(1)} s)`);
-      }
+      else console.log(tortureSummary(report, opts.cutPoints));
       if (report.firstFailure) console.error(`first failure: ${report.firstFailure.problem}\nreproduce: ${report.firstFailure.command}`);
       process.exitCode = report.failures === 0 ? 0 : 1;
+    });
+
+  cli.command("board").description("simulated board files").command("show")
+    .description("what a board file holds: partitions, otadata, journal, slots, and what boots next")
+    .requiredOption("--flash <file>", "flash image file (from sim update --flash)")
+    .option("--board <name>", "board profile", "esp32-4mb")
+    .option("--json", "print one JSON object")
+    .action((opts: { flash: string; board: string; json?: boolean }) => {
+      requireFile(opts.flash, "--flash");
+      const board = SimBoard.open(profile(opts.board), opts.flash);
+      try {
+        const view = inspectBoard(board);
+        console.log(opts.json ? JSON.stringify(view) : formatBoard(view));
+      } finally {
+        board.flash.close();
+      }
     });
   return cli;
 }
 
+/** Runs the CLI. `help CMD...` shows that command's help. Every error is printed once, as
+ * "xs-ota: error: ...", with exit code 2. */
 export async function main(argv: string[]): Promise<void> {
+  let args = argv.slice(2);
+  const cli = program();
+  if (args[0] === "help") {
+    // `help sim update`: that command's help; an unknown name is an error, not the top help.
+    let cmd = cli;
+    for (const name of args.slice(1)) {
+      const sub = cmd.commands.find((c) => c.name() === name || c.aliases().includes(name));
+      if (!sub) {
+        console.error(`xs-ota: error: unknown command '${args.slice(1).join(" ")}'`);
+        process.exitCode = 2;
+        return;
+      }
+      cmd = sub;
+    }
+    args = [...args.slice(1), "--help"];
+  }
   try {
-    await program().parseAsync(argv);
+    await cli.parseAsync(args, { from: "user" });
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") return;
-    if (typeof code === "string" && code.startsWith("commander.")) {
-      process.exitCode = 2;
-      return;
-    }
-    throw e;
+    process.exitCode = 2;
+    // Commander printed its own errors already.
+    if (typeof code === "string" && code.startsWith("commander.")) return;
+    console.error(`xs-ota: error: ${e instanceof Error ? e.message : String(e)}`);
   }
 }

@@ -4,7 +4,11 @@
 //  - hands body chunks on cut at multiples of `chunk` image bytes, whatever TCP delivered, so the
 //    flash operations of a run do not depend on the network's timing (power-cut sweeps replay
 //    exactly);
-//  - cuts the board's power once it has received a given number of bytes (--reboot-at).
+//  - cuts the board's power once it has received a given number of bytes (--reboot-at);
+//  - closes the connection right after the device received a given image byte (--drop-at): each
+//    entry fires once, on the first response that delivers that byte, whichever request or
+//    power-on that is. Done here rather than in the server so that a byte the server sent but the
+//    device never received (power lost first) does not count.
 
 import type { HttpHandlers, HttpPort } from "../src/ports.ts";
 import { parseContentRange } from "../src/download/content-range.ts";
@@ -21,6 +25,8 @@ export class HttpMeter {
   received = 0;
   /** Thresholds of total received bytes at which power is lost (consumed in order). */
   rebootAt: number[] = [];
+  /** Image bytes after which the connection is closed, each once (not yet fired). */
+  dropAt: number[] = [];
   chunk = 1024;
   onPowerLoss: (() => void) | undefined;
   /** Image byte ranges received, to tell new bytes from bytes fetched again. */
@@ -49,6 +55,8 @@ export class HttpMeter {
         let at = 0;
         let held = new Uint8Array(0);
         let exchange: { abort(): void } | undefined;
+        /** This request's connection was closed by a --drop-at entry. */
+        let dropped = false;
         const deliver = (bytes: Uint8Array, flush: boolean) => {
           let data = bytes;
           if (held.length) {
@@ -57,12 +65,19 @@ export class HttpMeter {
             data.set(bytes, held.length);
           }
           let i = 0;
-          while (i < data.length && !this.dead) {
-            const toBoundary = this.chunk - (at % this.chunk);
-            if (data.length - i < toBoundary && !flush) break;
-            const n = Math.min(toBoundary, data.length - i);
+          while (i < data.length && !this.dead && !dropped) {
+            const drop = this.nextDrop(at);
+            const want = Math.min(this.chunk - (at % this.chunk), drop === undefined ? Infinity : drop + 1 - at);
+            if (data.length - i < want && !flush) break;
+            const n = Math.min(want, data.length - i);
             at += this.give(h, data.subarray(i, i + n), at, () => exchange?.abort());
             i += n;
+            if (drop !== undefined && at === drop + 1 && !this.dead) {
+              this.dropAt.splice(this.dropAt.indexOf(drop), 1);
+              dropped = true;
+              exchange?.abort();
+              h.error("connection closed by the server (--drop-at)");
+            }
           }
           held = data.slice(i);
         };
@@ -72,20 +87,27 @@ export class HttpMeter {
             h.response(status, headers);
           },
           data: (chunk) => {
-            if (!this.dead) deliver(chunk, false);
+            if (!this.dead && !dropped) deliver(chunk, false);
           },
           end: () => {
-            if (!this.dead) deliver(new Uint8Array(0), true);
-            if (!this.dead) h.end();
+            if (!this.dead && !dropped) deliver(new Uint8Array(0), true);
+            if (!this.dead && !dropped) h.end();
           },
           error: (reason) => {
-            if (!this.dead) deliver(new Uint8Array(0), true);
-            if (!this.dead) h.error(reason);
+            if (!this.dead && !dropped) deliver(new Uint8Array(0), true);
+            if (!this.dead && !dropped) h.error(reason);
           },
         });
         return exchange;
       },
     };
+  }
+
+  /** The lowest --drop-at byte not yet fired at or after image offset `at`. */
+  private nextDrop(at: number): number | undefined {
+    let best: number | undefined;
+    for (const b of this.dropAt) if (b >= at && (best === undefined || b < best)) best = b;
+    return best;
   }
 
   /** Hands one chunk to the runtime, cutting the power at the next --reboot-at threshold.

@@ -15,8 +15,6 @@ export interface Build {
 export interface ServerFaults {
   /** Flip this byte of the served image (the offer keeps the good digests). */
   corruptByte?: number;
-  /** Close the connection after sending image byte Bk, on the k-th image request. */
-  dropAt?: number[];
   /** Answer 200 with the whole image to Range requests. */
   ignoreRange?: boolean;
   /** After sending byte B, swap in `nextBuild` and close the connection. */
@@ -67,7 +65,6 @@ export class UpdateServer {
   private sockets = new Set<Socket>();
   private image: ServedImage;
   private faults: ServerFaults;
-  private dropIndex = 0;
   private stalled = false;
   private changed = false;
   /** Overrides the offer's size (for --oversize). */
@@ -170,19 +167,18 @@ export class UpdateServer {
     res.writeHead(code, { "content-length": 0 }).end();
   }
 
-  /** Sends bytes [start, end) in chunks, applying drop/stall/etag-change faults by absolute offset. */
+  /** Sends bytes [start, end) in chunks, applying stall/etag-change faults by absolute offset.
+   * (--drop-at is the device side's: host-sim/http-meter.ts.) */
   private stream(res: http.ServerResponse, bytes: Uint8Array, start: number): void {
     const f = this.faults;
-    const dropAt = f.dropAt && this.dropIndex < f.dropAt.length ? f.dropAt[this.dropIndex++] : undefined;
     let stop = bytes.length;
-    let action: "drop" | "stall" | "change" | undefined;
-    const consider = (at: number | undefined, what: "drop" | "stall" | "change") => {
+    let action: "stall" | "change" | undefined;
+    const consider = (at: number | undefined, what: "stall" | "change") => {
       if (at !== undefined && at >= start && at < stop) {
         stop = at + 1;
         action = what;
       }
     };
-    consider(dropAt, "drop");
     if (!this.stalled) consider(f.stallAt, "stall");
     if (!this.changed && this.image.nextBuild) consider(f.changeEtagAt, "change");
     const CHUNK = 16 * 1024;

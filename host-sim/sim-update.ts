@@ -1,5 +1,6 @@
 // `xs-ota sim update`: a whole update on a simulated board. The board runs 1.0.0 (or whatever
-// --flash holds), the local server offers 2.0.0, the agent downloads, verifies and stages it,
+// --flash holds), the local server offers 2.0.0 (or one minor above a running 2.0.0 or newer, or
+// --to-version), the agent downloads, verifies and stages it,
 // the simulated bootloader reboots into it on trial, and the agent confirms it. Faults: server
 // corruption and connection faults, power loss after N received bytes, power cuts at flash
 // operation K (before / torn-write / torn-erase), a failing self-test, an oversize offer.
@@ -18,6 +19,8 @@ import { PowerCut, type CutMode } from "./flash/nor-flash.ts";
 import { findPartition } from "../src/flash/partition-table.ts";
 import { digestsOf } from "./server.ts";
 import { XsBoardEngine } from "./xs/sim-engine.ts";
+import { peekBoot } from "./board-show.ts";
+import { compareVersions } from "../src/agent/version.ts";
 import type { RuntimeArgs, RuntimeResult } from "./xs/runtime-protocol.ts";
 
 export interface SimUpdateOptions {
@@ -30,9 +33,12 @@ export interface SimUpdateOptions {
   flashModule?: "auto" | "embedded:storage/flash" | "flash";
   /** Flash image file: created with 1.0.0 if missing, reopened otherwise. */
   flash?: string;
+  /** Version of the factory image of a new board (default 1.0.0). */
   fromVersion?: string;
+  /** Version the server offers: default 2.0.0, or one minor above the running version when the
+   * board already runs 2.0.0 or newer (a saved board updated again). */
   toVersion?: string;
-  /** Size of the 2.0.0 offer in bytes, any size from 1 KiB (a valid image, then size % 16 trailing bytes). */
+  /** Size of the offered image in bytes, any size from 1 KiB (a valid image, then size % 16 trailing bytes). */
   size?: number;
   /** Which build of the target version the server serves (a new build has a new ETag). */
   build?: number;
@@ -99,6 +105,8 @@ export interface SimUpdateReport {
   /** SHA-256 of the offered image and of the same number of bytes in the booted slot. */
   imageSha256: string;
   slotSha256: string;
+  /** Fault flags that did nothing in this run (a cut that never fired, ...). */
+  warnings: string[];
 }
 
 export const DEFAULT_SIZE = 1024 * 1024;
@@ -112,19 +120,21 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     throw new Error("sim update: the onBootReport and deliver hooks drive the agent in Node; engine xs does not support them");
   }
   const prof = boardProfile(o.board ?? "esp32-4mb");
-  const fromVersion = o.fromVersion ?? "1.0.0";
-  const toVersion = o.toVersion ?? "2.0.0";
   const size = o.size ?? DEFAULT_SIZE;
   const board = o.existing ?? (o.flash && (await exists(o.flash))
     ? SimBoard.open(prof, o.flash)
-    : SimBoard.create(prof, buildTestImage({ version: fromVersion, size: o.baseSize ?? 64 * 1024 }), o.flash));
+    : SimBoard.create(prof, buildTestImage({ version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 64 * 1024 }), o.flash));
+  // The version the board runs now, as the bootloader would pick it (on a copy of the flash).
+  const fromVersion = runningVersion(board) ?? o.fromVersion ?? "1.0.0";
+  const toVersion = o.toVersion ?? defaultTarget(fromVersion);
+  o = { ...o, toVersion };
   const seed = o.seed ?? 1;
   if (o.cutAt?.length) board.armCuts(o.cutAt.map((at) => ({ at, mode: o.cutMode ?? "before", seed })));
 
   const buildId = o.build ?? 1;
   const image = buildImageOfSize({ version: toVersion, size, build: buildId });
   const faults: ServerFaults = {
-    corruptByte: o.corruptByte, dropAt: o.dropAt, ignoreRange: o.ignoreRange,
+    corruptByte: o.corruptByte, ignoreRange: o.ignoreRange,
     changeEtagAt: o.changeEtagAt, stallAt: o.stallAt, httpErrors: o.httpErrors, etagSuffix: o.etagSuffix,
   };
   const server = new UpdateServer(
@@ -143,6 +153,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   const offer = o.mutateOffer ? o.mutateOffer(server.offer()) : server.offer();
   const meter = new HttpMeter();
   meter.rebootAt = [...(o.rebootAt ?? [])];
+  meter.dropAt = [...(o.dropAt ?? [])];
   const log = o.log ?? (() => undefined);
 
   let interruptions = 0;
@@ -296,13 +307,26 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     }
   }
 
+  const warnings: string[] = [];
+  const ops = board.flash.ops;
+  for (const k of o.cutAt ?? []) {
+    if (k > ops) warnings.push(`--cut-at ${k}: the cut never fired: the run had only ${ops} flash operations`);
+  }
+  for (const b of meter.dropAt) {
+    const why = b >= image.length ? `the image has ${image.length} bytes` : `no later response delivered image byte ${b}`;
+    warnings.push(`--drop-at ${b}: never fired: ${why}`);
+  }
+  for (const t of meter.rebootAt) {
+    warnings.push(`--reboot-at ${t}: never fired: the board received ${meter.received} bytes in all`);
+  }
   const slotBytes = bootedSlot ? board.partition(bootedSlot).read(0, Math.min(image.length, board.partition(bootedSlot).geometry.size)) : new Uint8Array();
   const report: SimUpdateReport = {
     ok: outcome?.ok ?? false,
     errorCode: outcome?.errorCode ?? -1,
     reason: outcome?.reason ?? `no outcome after ${boots} boots`,
-    fromVersion,
-    toVersion,
+    // The update the outcome is about (a saved board may finish one a previous run started).
+    fromVersion: outcome?.fromVersion || fromVersion,
+    toVersion: outcome?.toVersion || toVersion,
     bootedSlot,
     bootedVersion,
     imageState,
@@ -315,6 +339,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     seconds: (performance.now() - t0) / 1000,
     imageSha256: digestsOf(image).sha256,
     slotSha256: digestsOf(slotBytes).sha256,
+    warnings,
   };
   if (!o.existing) board.flash.close();
   return report;
@@ -351,6 +376,28 @@ async function powerOn(board: SimBoard, run: (agent: Agent) => Promise<Step>, ct
     if (e instanceof PowerCut || board.flash.isDead) return "lost";
     throw e;
   }
+}
+
+/** The app version the bootloader would boot next, or undefined when nothing boots. */
+function runningVersion(board: SimBoard): string | undefined {
+  try {
+    return peekBoot(board).image.appDesc.version;
+  } catch (e) {
+    if (e instanceof NoBootableImage) return undefined;
+    throw e;
+  }
+}
+
+/** 2.0.0 for a board older than that; otherwise one minor above the running version. */
+export function defaultTarget(running: string): string {
+  if (compareVersions(running, "2.0.0") < 0) return "2.0.0";
+  const parts = running.split("-")[0].split(".");
+  const major = Number(parts[0]);
+  const minor = Number(parts[1] ?? 0);
+  if (!Number.isInteger(major) || !Number.isInteger(minor)) {
+    throw new Error(`the board runs ${JSON.stringify(running)}: name the version to offer with --to-version`);
+  }
+  return `${major}.${minor + 1}.0`;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 // Interop against Debian's mosquitto: the same dialects as with the embedded aedes broker, over a
-// mosquitto process. .ci/run installs it (apt-get install -y mosquitto); when the binary is
+// mosquitto process. npm test installs it first (scripts/preflight.sh); when the binary is
 // missing this test FAILS: it must never be skipped silently.
 
 import test from "ava";

@@ -1,5 +1,5 @@
 import test from "ava";
-import { simUpdate, type SimUpdateOptions } from "../host-sim/sim-update.ts";
+import { simUpdate, defaultTarget, type SimUpdateOptions } from "../host-sim/sim-update.ts";
 import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
@@ -119,4 +119,44 @@ test("progress callbacks never go backwards and end at 100 before the restart", 
   t.is(runs, 1, "one reboot");
   t.deepEqual(seen.at(-1), { phase: "restart", percent: 100 });
   t.true(seen.some((p) => p.phase === "verify") && seen.some((p) => p.phase === "stage"));
+});
+
+for (const engine of ENGINES) {
+  test(`${engine}: a --drop-at entry passed before a power loss fires after the reboot; unfired faults are warnings`, async (t) => {
+    const b = freshBoard();
+    // The power goes at 120,000 received bytes, before image byte 150,000 arrived: the drop
+    // fires on the resumed download of the next power-on. 3 interruptions.
+    const r = await simUpdate({ engine, existing: b.board, size: SIZE, dropAt: [50_000, 150_000], rebootAt: [120_000] });
+    t.true(r.ok, r.reason);
+    t.is(r.interruptions, 3);
+    t.deepEqual(r.warnings, []);
+    const idle = await simUpdate({ engine, existing: freshBoard().board, size: 64 * 1024, dropAt: [70_000], rebootAt: [1e9], cutAt: [1e6] });
+    t.true(idle.ok, idle.reason);
+    t.is(idle.interruptions, 0);
+    t.deepEqual(idle.warnings, [
+      `--cut-at 1000000: the cut never fired: the run had only ${idle.flashErases + idle.flashWrites} flash operations`,
+      "--drop-at 70000: never fired: the image has 65536 bytes",
+      "--reboot-at 1000000000: never fired: the board received 65536 bytes in all",
+    ]);
+  });
+
+  test(`${engine}: a board that runs 2.0.0 is offered 2.1.0 by default and reports from 2.0.0`, async (t) => {
+    const board = SimBoard.create(profile("esp32-4mb"), buildTestImage({ version: "2.0.0", size: 64 * 1024 }));
+    const r = await simUpdate({ engine, existing: board, size: 64 * 1024 });
+    t.true(r.ok, r.reason);
+    t.is(r.fromVersion, "2.0.0");
+    t.is(r.toVersion, "2.1.0");
+    t.is(r.bootedVersion, "2.1.0");
+    const same = await simUpdate({ engine, existing: board, size: 64 * 1024, toVersion: "2.1.0" });
+    t.is(same.errorCode, -1);
+    t.is(same.fromVersion, "2.1.0");
+    t.regex(same.reason, /not newer than the running 2\.1\.0/);
+  });
+}
+
+test("defaultTarget: 2.0.0 below it, one minor above from 2.0.0 on", (t) => {
+  t.is(defaultTarget("1.0.0"), "2.0.0");
+  t.is(defaultTarget("2.0.0-rc1"), "2.0.0");
+  t.is(defaultTarget("2.0.0"), "2.1.0");
+  t.is(defaultTarget("3.9.7"), "3.10.0");
 });

@@ -155,6 +155,7 @@ export class Agent {
       }
     }
     const report: BootReport = { version, slot: running.label, imageState: state === undefined ? "none" : stateName(state) };
+    this.log("info", `boot: running ${version} from ${running.label} (${report.imageState}), journal ${j.phase}`);
     const last = await this.settleJournal(running, version, state);
     if (last) report.lastUpdate = last;
     return report;
@@ -189,6 +190,7 @@ export class Agent {
       const target = this.prepare(offer, fromVersion);
       await this.fetchAndVerify(offer, target, fromVersion);
       this.stage(offer, target, 1);
+      this.log("info", `${offer.version} verified and staged in ${target.label}; restarting`);
       this.progress("restart", offer.size, offer.size);
       this.p.system.restart();
       return result(offer, fromVersion, 0, "staged; restarting into the new image");
@@ -331,6 +333,9 @@ export class Agent {
     const part = this.p.partitions.open(target.label);
     const writer = new SlotWriter(part);
     const start = resume ? this.resumePoint(writer, offer) : 0;
+    this.log("info", start > 0
+      ? `resuming ${offer.version} into ${target.label} from the journal at byte ${start} of ${offer.size}`
+      : `writing ${offer.version} (${offer.size} bytes) into ${target.label} from byte 0`);
     if (start === 0) this.journal.save({ phase: "download", offer, fromVersion, slot: target.label, progress: 0 });
     this.boot_.releaseSlot(target.index, this.running().index);
     const digests = new ImageDigests(this.p.digests);
