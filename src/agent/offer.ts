@@ -33,7 +33,7 @@ export interface Offer {
 
 const MAX_SIZE = 0x4000000; // 64 MiB: larger than any flash these parts address
 /** The fields parseOffer reads; nothing else of the input is looked at. */
-const FIELDS = ["component", "version", "url", "size", "md5", "crc32", "sha256", "signature", "minBattery", "minSignal", "requiredSpace"] as const;
+const FIELDS = Object.freeze(["component", "version", "url", "size", "md5", "crc32", "sha256", "signature", "minBattery", "minSignal", "requiredSpace"] as const);
 type Snapshot = Partial<Record<(typeof FIELDS)[number], unknown>>;
 
 function fail(reason: string): never {
