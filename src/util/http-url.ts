@@ -1,4 +1,4 @@
-// Checks an http(s) URL by hand, the way the platforms' HTTP ports will split it (Node's
+// Checks and splits an http(s) URL by hand, the way the platforms' HTTP ports will split it (Node's
 // http.request, src/platform/moddable/url.ts): scheme "http://" or "https://" (any case), an
 // authority of host[:port] without credentials, then the path. The host is a name of letters,
 // digits, "-", "." and "_", or a bracketed IPv6 literal; the port is 1..65535. Only printable
@@ -24,18 +24,31 @@ function schemeLength(url: string): number {
   return 0;
 }
 
-/** What is wrong with `url` as an http(s) URL, or undefined when it is fine. */
-export function httpUrlProblem(url: string): string | undefined {
+export interface ParsedUrl {
+  scheme: "http" | "https";
+  /** The host as written; an IPv6 literal keeps its brackets. */
+  host: string;
+  port: number;
+  /** Path and query, "/" when empty. The fragment is dropped. */
+  path: string;
+  /** True when the port was given and differs from the scheme's default. */
+  explicitPort: boolean;
+}
+
+/** Splits an http(s) URL, or says what is wrong with it (a string). */
+export function splitHttpUrl(url: string): ParsedUrl | string {
   for (let i = 0; i < url.length; i++) {
     const c = url.charCodeAt(i);
     if (c <= 0x20 || c >= 0x7f) return `character 0x${c.toString(16).padStart(2, "0")} at ${i} (only printable ASCII; percent-encode the rest)`;
   }
   const start = schemeLength(url);
   if (start === 0) return "the scheme must be http:// or https://";
+  const scheme = start === 8 ? "https" : "http";
   let end = start;
   while (end < url.length && url[end] !== "/" && url[end] !== "?" && url[end] !== "#") end++;
   const authority = url.slice(start, end);
   if (authority.indexOf("@") >= 0) return "credentials in the URL are not supported";
+  let host: string;
   let portText: string | undefined;
   if (authority[0] === "[") {
     const close = authority.indexOf("]");
@@ -43,6 +56,7 @@ export function httpUrlProblem(url: string): string | undefined {
     const ip = authority.slice(1, close);
     if (ip.length === 0 || ip.indexOf(":") < 0) return "the IPv6 address is empty or has no colon";
     for (let i = 0; i < ip.length; i++) if (!isIpv6Char(ip.charCodeAt(i))) return `the IPv6 address has a bad character ${JSON.stringify(ip[i])}`;
+    host = authority.slice(0, close + 1);
     const rest = authority.slice(close + 1);
     if (rest.length > 0) {
       if (rest[0] !== ":") return "only :port may follow the IPv6 address";
@@ -50,14 +64,16 @@ export function httpUrlProblem(url: string): string | undefined {
     }
   } else {
     const colon = authority.indexOf(":");
-    const host = colon < 0 ? authority : authority.slice(0, colon);
+    host = colon < 0 ? authority : authority.slice(0, colon);
     if (host.length === 0) return "the host is missing";
     if (host.length > MAX_HOST) return `the host is longer than ${MAX_HOST} characters`;
     for (let i = 0; i < host.length; i++) if (!isNameChar(host.charCodeAt(i))) return `the host has a bad character ${JSON.stringify(host[i])}`;
     if (colon >= 0) portText = authority.slice(colon + 1);
   }
+  const defaultPort = scheme === "https" ? 443 : 80;
+  let port = defaultPort;
   if (portText !== undefined) {
-    let port = 0;
+    port = 0;
     for (let i = 0; i < portText.length; i++) {
       const d = portText.charCodeAt(i) - 0x30;
       if (d < 0 || d > 9) return `the port ${JSON.stringify(portText)} is not a number`;
@@ -66,5 +82,15 @@ export function httpUrlProblem(url: string): string | undefined {
     }
     if (portText.length === 0 || port < 1 || port > MAX_PORT) return `the port must be 1..${MAX_PORT}, got ${JSON.stringify(portText)}`;
   }
-  return undefined;
+  const hash = url.indexOf("#", end);
+  let path = hash < 0 ? url.slice(end) : url.slice(end, hash);
+  if (path === "") path = "/";
+  else if (path[0] === "?") path = "/" + path;
+  return { scheme, host, port, path, explicitPort: portText !== undefined && port !== defaultPort };
+}
+
+/** What is wrong with `url` as an http(s) URL, or undefined when it is fine. */
+export function httpUrlProblem(url: string): string | undefined {
+  const parsed = splitHttpUrl(url);
+  return typeof parsed === "string" ? parsed : undefined;
 }
