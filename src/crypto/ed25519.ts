@@ -3,7 +3,7 @@
 // ED25519_verify (which MCUboot's image_ed25519.c uses): S < L, A decodes, and
 // encode([S]B - [k]A) equals the signature's R bytes, with k = SHA-512(R ‖ A ‖ M) mod L.
 
-import type { SignaturePort } from "../ports.ts";
+import type { Digest, SignaturePort } from "../ports.ts";
 import { bigFromLE, modPow } from "./bigint.ts";
 import { wideDigest } from "./sha512.ts";
 
@@ -86,6 +86,14 @@ function encodePoint(p: Point): Uint8Array {
  * key. Returns false for any malformed input. `port` may supply a native SHA-512.
  */
 export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, port?: SignaturePort): boolean {
+  return ed25519VerifyStream(publicKey, signature, (d) => d.update(message), port);
+}
+
+/**
+ * As ed25519Verify, for a message too large to hold: `writeMessage` feeds it, in order, to the
+ * SHA-512 that computes k (MCUboot SIG_PURE signs the whole hashed region of the image).
+ */
+export function ed25519VerifyStream(publicKey: Uint8Array, signature: Uint8Array, writeMessage: (digest: Digest) => void, port?: SignaturePort): boolean {
   if (publicKey.length !== ED25519_PUBLIC_KEY_SIZE || signature.length !== ED25519_SIGNATURE_SIZE) return false;
   const s = bigFromLE(signature.subarray(32, 64));
   if (s >= L) return false;
@@ -94,7 +102,7 @@ export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signat
   const h = wideDigest("sha512", port);
   h.update(signature.subarray(0, 32));
   h.update(publicKey);
-  h.update(message);
+  writeMessage(h);
   const k = bigFromLE(h.finish()) % L;
 
   // Straus: [s]B + [k](-A) with one shared doubling chain.
