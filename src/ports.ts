@@ -141,6 +141,8 @@ export interface Platform {
   digests: DigestPort;
   system: SystemPort;
   log?: LogPort;
+  /** Signature primitives for signed images (optional until a boot target needs them). */
+  signatures?: SignaturePort;
 }
 
 /** An MQTT client connection (Moddable `mqtt`, or a host client). Payloads are bytes. */
@@ -149,4 +151,35 @@ export interface MqttPort {
   subscribe(topic: string): void;
   /** Called for every message on a subscribed topic. */
   onMessage(handler: (topic: string, payload: Uint8Array) => void): void;
+}
+
+/** Curves of SignaturePort.ecdsaVerify: NIST P-256 (secp256r1) and P-384 (secp384r1). */
+export type EcdsaCurve = "p256" | "p384";
+
+/** Digests a SignaturePort may compute natively (Moddable `Digest("SHA384" | "SHA512")`). */
+export type WideDigestAlgorithm = "sha384" | "sha512";
+
+/**
+ * The public-key primitives a platform provides natively: Moddable's `ecdsa` (with `ecp`/`curve`,
+ * native big-number arithmetic) and `rsa` modules (shared/reference/moddable-sdk.md §5,
+ * signatures.md §3). Padding and encodings are not here: EMSA-PSS, DER and SubjectPublicKeyInfo
+ * parsing and Ed25519 are portable TypeScript in src/crypto/. All integers are big-endian bytes.
+ */
+export interface SignaturePort {
+  /**
+   * ECDSA verification over a digest that is already computed (the `e` of FIPS 186-5 §6.4.2 is
+   * taken from the digest's leftmost bits). `publicKey` is the uncompressed SEC1 point
+   * 0x04 ‖ X ‖ Y (65 bytes for P-256, 97 for P-384); `r` and `s` are unsigned big-endian integers
+   * of the curve's size. Returns false for a wrong signature, an r or s outside [1, n-1], or a
+   * point that is not on the curve; never throws for bad input values.
+   */
+  ecdsaVerify(curve: EcdsaCurve, publicKey: Uint8Array, digest: Uint8Array, r: Uint8Array, s: Uint8Array): boolean;
+  /**
+   * The raw RSA public operation m = s^e mod n (RFC 8017 §5.2.2 RSAVP1): `modulus` n and
+   * `signature` s as big-endian bytes, `exponent` e a small odd number (65537). Returns m as
+   * big-endian bytes of exactly the modulus length. Throws RangeError when s >= n.
+   */
+  rsaPublic(modulus: Uint8Array, exponent: number, signature: Uint8Array): Uint8Array;
+  /** A native SHA-384/SHA-512, or undefined (src/crypto/sha512.ts is the portable fallback). */
+  createDigest?(algorithm: WideDigestAlgorithm): Digest | undefined;
 }
