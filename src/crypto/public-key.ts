@@ -13,14 +13,14 @@ const TAG_OID = 0x06;
 const TAG_SEQUENCE = 0x30;
 
 /** Object identifiers as their DER content bytes. */
-const OID_EC_PUBLIC_KEY = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]; // 1.2.840.10045.2.1
-const OID_P256 = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]; // 1.2.840.10045.3.1.7 prime256v1
-const OID_P384 = [0x2b, 0x81, 0x04, 0x00, 0x22]; // 1.3.132.0.34 secp384r1
-const OID_ED25519 = [0x2b, 0x65, 0x70]; // 1.3.101.112
-const OID_RSA = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]; // 1.2.840.113549.1.1.1
+const OID_EC_PUBLIC_KEY = Object.freeze([0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]); // 1.2.840.10045.2.1
+const OID_P256 = Object.freeze([0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]); // 1.2.840.10045.3.1.7 prime256v1
+const OID_P384 = Object.freeze([0x2b, 0x81, 0x04, 0x00, 0x22]); // 1.3.132.0.34 secp384r1
+const OID_ED25519 = Object.freeze([0x2b, 0x65, 0x70]); // 1.3.101.112
+const OID_RSA = Object.freeze([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]); // 1.2.840.113549.1.1.1
 
 /** Field size in bytes of each curve. */
-export const CURVE_BYTES: Readonly<Record<EcdsaCurve, number>> = { p256: 32, p384: 48 };
+export const CURVE_BYTES: Readonly<Record<EcdsaCurve, number>> = Object.freeze({ p256: 32, p384: 48 });
 
 export type PublicKey =
   | { kind: "ecdsa"; curve: EcdsaCurve; /** 0x04 ‖ X ‖ Y */ point: Uint8Array; spki: Uint8Array }

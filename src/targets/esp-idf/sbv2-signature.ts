@@ -54,8 +54,8 @@ interface EcdsaLayout {
   offPoint: number;
   offSig: number;
 }
-const ECDSA_P256: EcdsaLayout = { curve: "p256", curveId: 2, digestSize: 32, size: 32, offCurve: 36, offPoint: 37, offSig: 101 };
-const ECDSA_P384: EcdsaLayout = { curve: "p384", curveId: 3, digestSize: 48, size: 48, offCurve: 52, offPoint: 53, offSig: 149 };
+const ECDSA_P256: EcdsaLayout = Object.freeze({ curve: "p256", curveId: 2, digestSize: 32, size: 32, offCurve: 36, offPoint: 37, offSig: 101 });
+const ECDSA_P384: EcdsaLayout = Object.freeze({ curve: "p384", curveId: 3, digestSize: 48, size: 48, offCurve: 52, offPoint: 53, offSig: 149 });
 /** Curve id 1 (P-192): not supported here (Moddable has no P-192; signatures.md §3). */
 const CURVE_ID_P192 = 1;
 

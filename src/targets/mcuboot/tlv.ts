@@ -15,7 +15,7 @@ export const TLV_INFO_SIZE = 4;
 export const TLV_HEADER_SIZE = 4;
 
 /** TLV types (image.h). */
-export const TLV = {
+export const TLV = Object.freeze({
   KEYHASH: 0x01,
   PUBKEY: 0x02,
   SHA256: 0x10,
@@ -27,7 +27,7 @@ export const TLV = {
   ED25519: 0x24,
   SIG_PURE: 0x25,
   SEC_CNT: 0x50,
-} as const;
+} as const);
 
 export interface TlvEntry {
   type: number;

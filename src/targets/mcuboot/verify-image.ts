@@ -30,11 +30,11 @@ export const MCUBOOT_READ_CHUNK = 4096;
 const RSA_PSS_SALT = 32;
 
 type HashAlgorithm = "sha256" | "sha384" | "sha512";
-const HASH_TLVS: Readonly<Record<number, [HashAlgorithm, number]>> = {
-  [TLV.SHA256]: ["sha256", 32],
-  [TLV.SHA384]: ["sha384", 48],
-  [TLV.SHA512]: ["sha512", 64],
-};
+const HASH_TLVS: Readonly<Record<number, readonly [HashAlgorithm, number]>> = Object.freeze({
+  [TLV.SHA256]: Object.freeze(["sha256", 32] as [HashAlgorithm, number]),
+  [TLV.SHA384]: Object.freeze(["sha384", 48] as [HashAlgorithm, number]),
+  [TLV.SHA512]: Object.freeze(["sha512", 64] as [HashAlgorithm, number]),
+});
 
 export interface McubootVerifyOptions {
   digests: DigestPort;
