@@ -66,13 +66,13 @@ export function optInteger(o: Json, key: string, what: string, min: number, max:
 /** Names that go into MQTT topics and JSON fields: no topic separators or wildcards. */
 export const NAME = /^[A-Za-z0-9_.:-]+$/;
 
-/** A version the runtime can order (dotted numbers, optional "v" and "-pre"), or a refusal: the
+/** A version the runtime can order (SemVer 2.0, src/agent/version.ts), or a refusal: the
  * agent's own comparison would otherwise fail later with a less useful error. */
 export function orderableVersion(v: string, what: string, field = "version"): string {
   try {
     compareVersions(v, v);
   } catch {
-    refuse(what, `${field} ${JSON.stringify(v.slice(0, 40))} is not a dotted numeric version`);
+    refuse(what, `${field} ${JSON.stringify(v.slice(0, 40))} is not a SemVer 2.0 version (MAJOR.MINOR.PATCH[-pre][+build])`);
   }
   return v;
 }
