@@ -42,7 +42,7 @@ export interface SimUpdateOptions {
   baseSize?: number;
   /** Fields of the served image: header (chip id, revision range, entry address) and the version
    * its app descriptor carries (default toVersion, which the offer names). */
-  image?: Pick<TestImageOptions, "chipId" | "minChipRevFull" | "maxChipRevFull" | "entryAddr" | "version">;
+  image?: Partial<Pick<TestImageOptions, "chipId" | "minChipRevFull" | "maxChipRevFull" | "entryAddr" | "version">>;
   corruptByte?: number;
   failSelfTest?: boolean;
   oversize?: boolean;

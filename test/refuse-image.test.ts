@@ -7,6 +7,7 @@ import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
 import { Journal } from "../src/agent/journal.ts";
+import { findPartition } from "../src/flash/partition-table.ts";
 import { ENGINES } from "./helpers/engines.ts";
 import { createHash } from "node:crypto";
 
@@ -65,6 +66,28 @@ for (const engine of ENGINES) {
       t.is(b.board.flash.counters.writes + b.board.flash.counters.erases, afterBoot, "no flash operation after boot");
       t.is(r.bytesDownloaded, 0);
       t.is(b.slotSha("ota_1"), b.ota1);
+      t.is(r.bootedVersion, "1.0.0");
+    });
+  }
+
+  for (const [what, o, reason] of [
+    ["an image that says 2.0.0 offered as 2.0.0-rc1", { toVersion: "2.0.0-rc1", image: { version: "2.0.0" } }, /image says version "2\.0\.0", the offer 2\.0\.0-rc1/],
+    ["an ESP32-S3 image", { image: { chipId: 0x0009 } }, /chip id 0x0009/],
+  ] as [string, SimUpdateOptions, RegExp][]) {
+    test(`${engine}: ${what} is refused with -3 after its first bytes, before the slot is rewritten`, async (t) => {
+      const b = freshBoard();
+      const slot = findPartition(b.board.entries, "ota_1")!;
+      const slotOps: number[] = [];
+      b.board.flash.onOp = (op) => {
+        if (op.address >= slot.address && op.address < slot.address + slot.size) slotOps.push(op.address - slot.address);
+      };
+      const size = 1024 * 1024;
+      const r = await run({ existing: b.board, size, ...o });
+      t.is(r.errorCode, -3);
+      t.regex(r.reason, reason);
+      t.deepEqual(slotOps.filter((at) => at >= 4096), [], "nothing beyond the first sector of the slot is erased or written");
+      t.true(r.bytesDownloaded < size / 2, `downloaded ${r.bytesDownloaded} of ${size}`);
+      t.is(new Journal(b.board.partition("otajournal")).load().phase, "idle");
       t.is(r.bootedVersion, "1.0.0");
     });
   }

@@ -9,7 +9,8 @@ import { OtaState, stateName } from "../boot/esp-otadata.ts";
 import { download, type DownloadSink } from "../download/downloader.ts";
 import { ImageDigests, digestMismatch } from "../download/image-digests.ts";
 import { SlotWriter } from "../flash/slot-writer.ts";
-import { checkEspImage, ESP_CHIP_ID_OFFSET, ESP_IMAGE_HEADER_SIZE, ESP_IMAGE_MAGIC, type EspImageInfo } from "../image/esp-app-image.ts";
+import { checkEspImage, imageChipFields, peekAppDesc, ESP_IMAGE_HEADER_SIZE, ESP_IMAGE_MAGIC, type EspImageInfo } from "../image/esp-app-image.ts";
+import { chipMismatch } from "../image/esp-chip.ts";
 import { APP_DESC_IMAGE_OFFSET, APP_DESC_SIZE, parseAppDesc, type AppDesc } from "../image/esp-app-desc.ts";
 import { ErrorCode, OtaError, errorMessage, type ErrorCodeValue } from "../errors.ts";
 import { Journal, type JournalState } from "./journal.ts";
@@ -18,12 +19,13 @@ import { decide } from "./policy.ts";
 import type { BootReport, Phase, Progress, UpdateResult } from "./types.ts";
 import { compareVersions, versionProblem } from "./version.ts";
 import { printable } from "../util/printable.ts";
-import { readU16LE } from "../util/bytes.ts";
 
 const APP_TYPE = 0x00;
 const OTA_SUBTYPE_FIRST = 0x10;
 const OTA_SUBTYPE_LAST = 0x1f;
 const HASH_CHUNK = 4096;
+/** The image's first bytes: header, first segment header, esp_app_desc_t. */
+const IMAGE_HEAD = APP_DESC_IMAGE_OFFSET + APP_DESC_SIZE;
 /** Trial boots an image gets before the agent gives up on it (power loss during a trial, or a
  * bootloader cut, aborts a trial just like a crash does). */
 const MAX_STAGE_ATTEMPTS = 3;
@@ -350,16 +352,34 @@ export class Agent {
       durable = end;
       this.journal.checkpoint(Math.min(end, offer.size));
     };
+    // The image's head is checked as soon as it is in (chip, version, project, secure_version):
+    // a wrong image is refused after its first bytes, not after the whole download.
+    let head: Uint8Array | undefined = new Uint8Array(IMAGE_HEAD);
+    let headLength = 0;
+    const feedHead = (chunk: Uint8Array) => {
+      if (!head) return;
+      const n = Math.min(chunk.length, IMAGE_HEAD - headLength);
+      head.set(chunk.subarray(0, n), headLength);
+      headLength += n;
+      if (headLength < IMAGE_HEAD) return;
+      const complete = head;
+      head = undefined;
+      this.checkHead(complete, offer);
+    };
+    if (start > 0) feedHead(part.read(0, Math.min(start, IMAGE_HEAD)));
     return {
       get position() {
         return writer.position;
       },
       write: (chunk) => {
+        feedHead(chunk);
         digests.update(chunk);
         writer.write(chunk);
         this.progress("download", writer.position, offer.size);
       },
       restart: () => {
+        head = new Uint8Array(IMAGE_HEAD);
+        headLength = 0;
         digests.reset();
         writer.seek(0);
         durable = 0;
@@ -389,7 +409,23 @@ export class Agent {
     } catch (e) {
       throw e instanceof OtaError ? e : new OtaError(ErrorCode.VerifyFailed, errorMessage(e));
     }
-    const desc = info.appDesc;
+    this.checkAppDesc(info.appDesc, offer);
+    this.progress("verify", offer.size, offer.size);
+    return info;
+  }
+
+  /** The first IMAGE_HEAD bytes of an image: refused (-3) when the chip, the version, the
+   * project or the secure_version is wrong. */
+  private checkHead(head: Uint8Array, offer: Offer): void {
+    const desc = peekAppDesc(head);
+    if (!desc) return;
+    const chip = this.chip();
+    const mismatch = chip && chipMismatch(imageChipFields(head), chip);
+    if (mismatch) throw new OtaError(ErrorCode.VerifyFailed, mismatch);
+    this.checkAppDesc(desc, offer);
+  }
+
+  private checkAppDesc(desc: AppDesc, offer: Offer): void {
     if (desc.version !== offer.version) {
       throw new OtaError(ErrorCode.VerifyFailed, `image says version "${printable(desc.version)}", the offer ${offer.version}`);
     }
@@ -400,8 +436,6 @@ export class Agent {
     if (desc.secureVersion < floor) {
       throw new OtaError(ErrorCode.VerifyFailed, `anti-rollback: secure_version ${desc.secureVersion} is below the running ${floor}`);
     }
-    this.progress("verify", offer.size, offer.size);
-    return info;
   }
 
   private stage(offer: Offer, target: Slot, attempts: number): void {
@@ -476,7 +510,7 @@ export class Agent {
     if (this.p.chip) return this.p.chip;
     const header = this.p.partitions.open(this.running().label).read(0, ESP_IMAGE_HEADER_SIZE);
     if (header[0] !== ESP_IMAGE_MAGIC) return undefined;
-    return { id: readU16LE(header, ESP_CHIP_ID_OFFSET) };
+    return { id: imageChipFields(header).chipId };
   }
 
   private appDescOf(slot: Slot): AppDesc {

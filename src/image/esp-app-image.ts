@@ -6,7 +6,7 @@ import { OtaError, ErrorCode } from "../errors.ts";
 import type { ChipInfo, Digest, DigestPort } from "../ports.ts";
 import { equalBytes, readU16LE, readU32LE, xorBytes } from "../util/bytes.ts";
 import { APP_DESC_IMAGE_OFFSET, APP_DESC_SIZE, parseAppDesc, type AppDesc } from "./esp-app-desc.ts";
-import { chipMismatch } from "./esp-chip.ts";
+import { chipMismatch, type ImageChipFields } from "./esp-chip.ts";
 
 /** ESP_IMAGE_HEADER_MAGIC (esp_app_format.h). */
 export const ESP_IMAGE_MAGIC = 0xe9;
@@ -95,9 +95,7 @@ export function checkEspImage(
   if (segmentCount === 0) fail("image has no segments");
   if (segmentCount > ESP_IMAGE_MAX_SEGMENTS) fail(`segment count ${segmentCount} exceeds ${ESP_IMAGE_MAX_SEGMENTS}`);
   const entryAddr = readU32LE(header, ESP_ENTRY_ADDR_OFFSET);
-  const chipId = readU16LE(header, ESP_CHIP_ID_OFFSET);
-  const minChipRevFull = readU16LE(header, ESP_MIN_CHIP_REV_FULL_OFFSET);
-  const maxChipRevFull = readU16LE(header, ESP_MAX_CHIP_REV_FULL_OFFSET);
+  const { chipId, minChipRevFull, maxChipRevFull } = imageChipFields(header);
   const hashAppended = header[ESP_HASH_APPENDED_OFFSET] !== 0;
   if (hashAppended) {
     sha = digests.create("sha256");
@@ -145,6 +143,15 @@ export function checkEspImage(
   }
   if (!entryInSegment) fail(`entry address ${hex(entryAddr)} is outside every segment of the image`);
   return { length: pos, segmentCount, entryAddr, chipId, minChipRevFull, maxChipRevFull, hashAppended, appDesc: appDesc! };
+}
+
+/** The chip fields of an esp_image_header_t (at least ESP_IMAGE_HEADER_SIZE bytes). */
+export function imageChipFields(header: Uint8Array): ImageChipFields {
+  return {
+    chipId: readU16LE(header, ESP_CHIP_ID_OFFSET),
+    minChipRevFull: readU16LE(header, ESP_MIN_CHIP_REV_FULL_OFFSET),
+    maxChipRevFull: readU16LE(header, ESP_MAX_CHIP_REV_FULL_OFFSET),
+  };
 }
 
 /**
