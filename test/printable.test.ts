@@ -2,6 +2,7 @@
 import test from "ava";
 import { printable } from "../src/util/printable.ts";
 import { OtaError, errorMessage } from "../src/errors.ts";
+import { decidePlan } from "../src/protocol/quec-plan.ts";
 
 const RAW = /[\u0000-\u001f\u007f-\uffff]/;
 
@@ -29,4 +30,12 @@ test("OtaError reasons and errorMessage are escaped", (t) => {
   t.is(errorMessage(new Error("bad\u0007byte")), "bad\\x07byte");
   t.is(errorMessage("x\u2028y"), "x\\u2028y");
   t.is(errorMessage({ toString: () => { throw new Error("boom"); } }), "unprintable error");
+});
+
+test("a plan refusal naming the running image's version escapes it", (t) => {
+  const plan = { taskId: "1", component: "app", sourceVersion: "1.0.0", targetVersion: "2.0.0" };
+  const readings = { batteryPercent: 90, rssi: -60, freeSpace: 1 << 20 };
+  const d = decidePlan(plan, "1.0.0\u001b[2J", readings);
+  t.false(d.accept);
+  t.is(d.reason, "plan is for version 1.0.0, the device runs 1.0.0\\x1b[2J");
 });
