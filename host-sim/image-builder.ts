@@ -147,6 +147,11 @@ export interface ImageBuildOptions {
   build?: number;
   secureVersion?: number;
   projectName?: string;
+  /** Header chip fields and entry address (see TestImageOptions). */
+  chipId?: number;
+  minChipRevFull?: number;
+  maxChipRevFull?: number;
+  entryAddr?: number;
 }
 
 /** CLI glue for `xs-ota image build`: builds the image and writes it to `out`. */
@@ -157,6 +162,10 @@ export function imageBuildCommand(opts: ImageBuildOptions): { out: string; size:
     build: opts.build,
     secureVersion: opts.secureVersion,
     projectName: opts.projectName,
+    chipId: opts.chipId,
+    minChipRevFull: opts.minChipRevFull,
+    maxChipRevFull: opts.maxChipRevFull,
+    entryAddr: opts.entryAddr,
   });
   writeFileSync(opts.out, image);
   return { out: opts.out, size: image.length, sha256: createHash("sha256").update(image).digest("hex") };

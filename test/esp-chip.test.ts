@@ -5,7 +5,10 @@ import { checkEspImage, ESP_CHECK_CHUNK } from "../src/image/esp-app-image.ts";
 import { ESP_CHIP_ID, chipMismatch, chipRevisionText } from "../src/image/esp-chip.ts";
 import { OtaError } from "../src/errors.ts";
 import { readU16LE, readU32LE } from "../src/util/bytes.ts";
-import { buildTestImage, type TestImageOptions } from "../host-sim/image-builder.ts";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildTestImage, imageBuildCommand, type TestImageOptions } from "../host-sim/image-builder.ts";
 import { nodeDigests } from "../host-sim/node-digests.ts";
 import type { ChipInfo } from "../src/ports.ts";
 
@@ -93,4 +96,15 @@ test("chipMismatch and chipRevisionText follow ESP-IDF's wording", (t) => {
   t.is(chipMismatch({ chipId: 0, minChipRevFull: 0, maxChipRevFull: 399 }, ESP32_V3), undefined);
   t.regex(chipMismatch({ chipId: 0x20, minChipRevFull: 0, maxChipRevFull: 0 }, ESP32_V3) ?? "", /ESP32S31/);
   t.regex(chipMismatch({ chipId: 0x1234, minChipRevFull: 0, maxChipRevFull: 0 }, ESP32_V3) ?? "", /0x1234 \(unknown\)/);
+});
+
+test("imageBuildCommand passes the chip fields through", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "xs-ota-chip-"));
+  const out = join(dir, "s3.bin");
+  imageBuildCommand({ version: "2.0.0", size: "16K", out, chipId: 0x0009, minChipRevFull: 2, maxChipRevFull: 99, entryAddr: 0x40080000 });
+  const img = new Uint8Array(readFileSync(out));
+  t.is(readU16LE(img, 12), 0x0009);
+  t.is(readU16LE(img, 15), 2);
+  t.is(readU16LE(img, 17), 99);
+  refused(t, img, ESP32_V3, /chip id 0x0009/);
 });

@@ -1,6 +1,7 @@
 // Versions are SemVer 2.0.0: ordered as the spec says, anything else refused.
 import test from "ava";
 import { compareVersions, parseVersion, versionProblem } from "../src/agent/version.ts";
+import { OtaError } from "../src/errors.ts";
 
 // semver.org section 11, extended with numeric identifiers that order differently as text.
 const ASCENDING = [
@@ -46,7 +47,8 @@ test("versions that are not SemVer 2.0 are refused with the fault named", (t) =>
     const problem = versionProblem(v);
     t.truthy(problem, JSON.stringify(v));
     t.regex(problem ?? "", reason, JSON.stringify(v));
-    t.throws(() => compareVersions(v, "1.0.0"), undefined, JSON.stringify(v));
+    const e = t.throws(() => compareVersions(v, "1.0.0"), undefined, JSON.stringify(v));
+    t.true(e instanceof OtaError && e.code === -1, JSON.stringify(v));
     t.throws(() => compareVersions("1.0.0", v), undefined, JSON.stringify(v));
   }
   for (const v of ASCENDING) t.is(versionProblem(v), undefined, v);

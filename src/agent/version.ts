@@ -5,6 +5,9 @@
 // (section 11): numbers numerically, a pre-release is lower than its release, pre-release
 // identifiers one by one (numeric below alphanumeric, ASCII order, more identifiers higher);
 // build metadata is ignored. Parsed by hand: no RegExp (portable ECMAScript, cheap on XS).
+// A version that is not SemVer is refused with OtaError(-1, update failed).
+
+import { ErrorCode, OtaError } from "../errors.ts";
 
 export interface SemVer {
   major: number;
@@ -42,15 +45,16 @@ export function versionProblem(v: string): string | undefined {
     parseVersion(v);
     return undefined;
   } catch (e) {
-    return (e as Error).message;
+    return e instanceof OtaError ? e.reason : String(e);
   }
 }
 
-/** Parses a SemVer 2.0.0 version. Throws Error with a reason naming the fault. */
+/** Parses a SemVer 2.0.0 version. Throws OtaError(-1) with a reason naming the fault. */
 export function parseVersion(v: string): SemVer {
-  if (typeof v !== "string" || v.length === 0) throw new Error("version is empty");
+  if (typeof v !== "string") throw new OtaError(ErrorCode.UpdateFailed, "version is not a string");
+  if (v.length === 0) throw new OtaError(ErrorCode.UpdateFailed, "version is empty");
   const bad = (why: string): never => {
-    throw new Error(`version ${JSON.stringify(v)} is not SemVer 2.0 (MAJOR.MINOR.PATCH): ${why}`);
+    throw new OtaError(ErrorCode.UpdateFailed, `version ${JSON.stringify(v)} is not SemVer 2.0 (MAJOR.MINOR.PATCH): ${why}`);
   };
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
@@ -96,7 +100,7 @@ function sign(d: number): number {
 }
 
 /** -1, 0 or 1 as `a` has lower, equal or higher precedence than `b` (build metadata ignored).
- * Throws Error when either is not SemVer 2.0.0. */
+ * Throws OtaError(-1) when either is not SemVer 2.0.0. */
 export function compareVersions(a: string, b: string): number {
   const x = parseVersion(a);
   const y = parseVersion(b);
