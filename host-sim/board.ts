@@ -9,7 +9,7 @@ import { NorFlash, type CutPlan } from "./flash/nor-flash.ts";
 import { chipGeometry, partitionsCsv, type BoardProfile } from "./boards/profiles.ts";
 import { csvToEntries } from "./partitions-csv.ts";
 import { nodeDigests } from "./node-digests.ts";
-import { bootEsp, type BootOutcome } from "./bootloader/esp-idf.ts";
+import { bootEsp, type BootOutcome, type BootloaderOptions } from "./bootloader/esp-idf.ts";
 import { NodeClock } from "./node-clock.ts";
 
 export interface BoardReadings {
@@ -60,7 +60,12 @@ export class SimBoard {
   /** Power on: the bootloader picks and verifies an image. Throws NoBootableImage on a brick. */
   boot(): BootOutcome {
     this.restartRequested = false;
-    const outcome = bootEsp(this.flash, { tableOffset: this.profile.tableOffset });
+    // The bootloader refuses images for another chip or revision (BootloaderOptions.chip).
+    const options: BootloaderOptions & { chip?: { id: number; revisionFull: number } } = {
+      tableOffset: this.profile.tableOffset,
+      chip: { id: this.profile.chip.id, revisionFull: this.profile.chip.revisionFull },
+    };
+    const outcome = bootEsp(this.flash, options);
     this.running = outcome.slot;
     return outcome;
   }
@@ -88,6 +93,7 @@ export class SimBoard {
       delete: (k) => void this.kvStore.delete(k),
     };
     return {
+      chip: { ...this.profile.chip },
       partitions: {
         list: () => this.entries.map((e) => ({ label: e.label, type: e.type, subtype: e.subtype, address: e.address, size: e.size })),
         open: (label) => this.partition(label),

@@ -8,12 +8,18 @@ import { APP_DESC_OFF_APP_ELF_SHA256, APP_DESC_OFF_MMU_PAGE_SIZE, encodeAppDesc 
 import {
   ESP_APPENDED_HASH_SIZE,
   ESP_CHECKSUM_SEED,
+  ESP_CHIP_ID_OFFSET,
+  ESP_ENTRY_ADDR_OFFSET,
+  ESP_MAX_CHIP_REV_FULL_OFFSET,
+  ESP_MIN_CHIP_REV_FULL_OFFSET,
+  ESP_MIN_CHIP_REV_OFFSET,
   ESP_HASH_APPENDED_OFFSET,
   ESP_IMAGE_HEADER_SIZE,
   ESP_IMAGE_MAGIC,
   ESP_SEGMENT_HEADER_SIZE,
   checksumBlockLength,
 } from "../src/image/esp-app-image.ts";
+import { ESP_CHIP_ID } from "../src/image/esp-chip.ts";
 import { writeU16LE, writeU32LE } from "../src/util/bytes.ts";
 
 export interface TestImageOptions {
@@ -27,6 +33,13 @@ export interface TestImageOptions {
   /** Bytes appended after the image (an offer of any byte size: the digests cover them, the
    * image walk ends before them). Deterministic, never the erased value 0xFF. Default 0. */
   trailing?: number;
+  /** Header chip fields (esp_image_header_t, src/image/esp-chip.ts): chip_id (default 0x0000,
+   * ESP32), min_chip_rev_full (default 0) and max_chip_rev_full (default 399, v3.99). */
+  chipId?: number;
+  minChipRevFull?: number;
+  maxChipRevFull?: number;
+  /** entry_addr (default: the start of the IRAM segment). */
+  entryAddr?: number;
 }
 
 const SEGMENT_COUNT = 4;
@@ -60,6 +73,7 @@ function prng(seed: number): () => number {
  * count that is not an integer in [0, 16 MiB]. */
 export function buildTestImage(opts: TestImageOptions): Uint8Array {
   const { version, size, projectName = "xs-ota-demo", secureVersion = 0, build = 0, trailing = 0 } = opts;
+  const { chipId = ESP_CHIP_ID.ESP32, minChipRevFull = 0, maxChipRevFull = 399, entryAddr = IRAM } = opts;
   if (!Number.isInteger(size) || size % 16 || size < 1024 || size > 16 * 1024 * 1024) {
     throw new RangeError(`image size ${size} must be a multiple of 16 in [1 KiB, 16 MiB]`);
   }
@@ -86,10 +100,12 @@ export function buildTestImage(opts: TestImageOptions): Uint8Array {
   img[1] = SEGMENT_COUNT;
   img[2] = 2; // spi_mode DIO
   img[3] = 0x20; // spi_size 4 MB (high nibble), spi_speed DIV_2 (low nibble)
-  writeU32LE(img, 4, IRAM); // entry_addr: start of the IRAM segment
+  writeU32LE(img, ESP_ENTRY_ADDR_OFFSET, entryAddr);
   img[8] = 0xee; // wp_pin disabled
-  writeU16LE(img, 12, 0); // chip_id ESP32
-  writeU16LE(img, 17, 399); // max_chip_rev_full v3.99
+  writeU16LE(img, ESP_CHIP_ID_OFFSET, chipId);
+  img[ESP_MIN_CHIP_REV_OFFSET] = Math.floor(minChipRevFull / 100) & 0xff; // legacy: the major revision
+  writeU16LE(img, ESP_MIN_CHIP_REV_FULL_OFFSET, minChipRevFull);
+  writeU16LE(img, ESP_MAX_CHIP_REV_FULL_OFFSET, maxChipRevFull);
   img[ESP_HASH_APPENDED_OFFSET] = 1;
 
   let pos = ESP_IMAGE_HEADER_SIZE;
@@ -148,6 +164,11 @@ export interface ImageBuildOptions {
   projectName?: string;
   /** Bytes appended after the image (`--trailing N`). */
   trailing?: number;
+  /** Header chip fields and entry address (see TestImageOptions). */
+  chipId?: number;
+  minChipRevFull?: number;
+  maxChipRevFull?: number;
+  entryAddr?: number;
 }
 
 /** CLI glue for `xs-ota image build`: builds the image and writes it to `out`. */
@@ -159,6 +180,10 @@ export function imageBuildCommand(opts: ImageBuildOptions): { out: string; size:
     secureVersion: opts.secureVersion,
     projectName: opts.projectName,
     trailing: opts.trailing,
+    chipId: opts.chipId,
+    minChipRevFull: opts.minChipRevFull,
+    maxChipRevFull: opts.maxChipRevFull,
+    entryAddr: opts.entryAddr,
   });
   writeFileSync(opts.out, image);
   return { out: opts.out, size: image.length, sha256: createHash("sha256").update(image).digest("hex") };

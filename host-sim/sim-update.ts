@@ -9,7 +9,7 @@ import { Agent } from "../src/agent/agent.ts";
 import type { BootReport, Phase, Progress, UpdateResult } from "../src/agent/types.ts";
 import { profile as boardProfile } from "./boards/profiles.ts";
 import { SimBoard } from "./board.ts";
-import { buildImageOfSize, buildTestImage } from "./image-builder.ts";
+import { buildImageOfSize, buildTestImage, type TestImageOptions } from "./image-builder.ts";
 import { UpdateServer, type ServerFaults, type OfferJson } from "./server.ts";
 import { HttpMeter } from "./http-meter.ts";
 import { nodeHttp } from "./node-http.ts";
@@ -46,6 +46,9 @@ export interface SimUpdateOptions {
   etagSuffix?: string;
   /** Size of the factory 1.0.0 image. */
   baseSize?: number;
+  /** Fields of the served image: header (chip id, revision range, entry address) and the version
+   * its app descriptor carries (default toVersion, which the offer names). */
+  image?: Partial<Pick<TestImageOptions, "chipId" | "minChipRevFull" | "maxChipRevFull" | "entryAddr" | "version">>;
   corruptByte?: number;
   failSelfTest?: boolean;
   oversize?: boolean;
@@ -132,7 +135,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   if (o.cutAt?.length) board.armCuts(o.cutAt.map((at) => ({ at, mode: o.cutMode ?? "before", seed })));
 
   const buildId = o.build ?? 1;
-  const image = buildImageOfSize({ version: toVersion, size, build: buildId });
+  const image = buildImageOfSize({ version: toVersion, ...o.image, size, build: buildId });
   const faults: ServerFaults = {
     corruptByte: o.corruptByte, ignoreRange: o.ignoreRange,
     changeEtagAt: o.changeEtagAt, stallAt: o.stallAt, httpErrors: o.httpErrors, etagSuffix: o.etagSuffix,
@@ -141,7 +144,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     {
       version: toVersion,
       build: { id: buildId, bytes: image },
-      nextBuild: o.changeEtagAt !== undefined ? { id: buildId + 1, bytes: buildImageOfSize({ version: toVersion, size, build: buildId + 1 }) } : undefined,
+      nextBuild: o.changeEtagAt !== undefined ? { id: buildId + 1, bytes: buildImageOfSize({ version: toVersion, ...o.image, size, build: buildId + 1 }) } : undefined,
     },
     faults,
   );
@@ -273,6 +276,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     const args: RuntimeArgs = {
       layout: board.entries.map((e) => ({ label: e.label, type: e.type, subtype: e.subtype, address: e.address, size: e.size })),
       runningSlot: boot.slot,
+      chip: board.profile.chip,
       offer,
       settledVersion,
       failSelfTest: o.failSelfTest === true,

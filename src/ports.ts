@@ -132,8 +132,23 @@ export interface LogPort {
   log(level: "debug" | "info" | "warn" | "error", message: string): void;
 }
 
+/** The chip the firmware runs on, as the ESP-IDF image header names chips (esp_chip_id_t) and
+ * revisions (efuse_hal_chip_revision(): major * 100 + minor). */
+export interface ChipInfo {
+  /** Human name, e.g. "esp32" (logs only). */
+  name?: string;
+  /** esp_chip_id_t: ESP32 0x0000, ESP32-S3 0x0009... (src/image/esp-chip.ts). */
+  id: number;
+  /** Chip revision, major * 100 + minor (v3.1 is 301). Undefined: unknown, not checked. */
+  revisionFull?: number;
+}
+
 /** Everything a platform gives the runtime. */
 export interface Platform {
+  /** The chip this board is. Images built for another chip, or whose revision range excludes
+   * this revision, are refused. Unset: the chip id of the running image is taken (the bootloader
+   * booted it, so it names this chip) and the revision is not checked. */
+  chip?: ChipInfo;
   partitions: PartitionPort;
   kv: KeyValuePort;
   http: HttpPort;

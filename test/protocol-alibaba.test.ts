@@ -141,7 +141,7 @@ const HOSTILE: [string, string, RegExp][] = [
   ["zero size", upgrade((d) => (d.size = 0)), /out of range/],
   ["huge size", upgrade((d) => (d.size = 2 ** 40)), /out of range/],
   ["version as a number", upgrade((d) => (d.version = 2)), /version must be a string/],
-  ["version not orderable", upgrade((d) => (d.version = "latest")), /not a dotted numeric version/],
+  ["version not orderable", upgrade((d) => (d.version = "latest")), /not a SemVer 2.0 version/],
   ["ftp URL", upgrade((d) => (d.url = "ftp://ota.example.com/app.bin")), /url must be http/],
   ["file URL", upgrade((d) => (d.url = "file:///etc/passwd")), /url must be http/],
   ["local URL", upgrade((d) => (d.url = "local:")), /url must be http/],

@@ -104,7 +104,7 @@ test("local upgrade: refusals and misuse are errors that change nothing", async 
   t.regex(noDigest.error!.reason, /missing digest crc32/);
   const badVersion = await simLocalUpgrade({ image: (g) => ({ ...g, version: "two" }) });
   t.is(badVersion.error?.code, -1);
-  t.regex(badVersion.error!.reason, /not a dotted numeric version/);
+  t.regex(badVersion.error!.reason, /not a SemVer 2.0 version/);
   const badName = await simLocalUpgrade({ image: (g) => ({ ...g, name: "http://evil" }) });
   t.regex(badName.error!.reason, /local offer's url/);
   const cancelled = await simLocalUpgrade({ cancelAt: 50_000 });

@@ -88,7 +88,7 @@ const HOSTILE: [string, string, RegExp][] = [
   ["negative space", PLAN_JSON.replace(`"requiredSpace":1048576`, `"requiredSpace":-1`), /requiredSpace -1 out of range/],
   ["huge space", PLAN_JSON.replace(`"requiredSpace":1048576`, `"requiredSpace":1e300`), /requiredSpace .* out of range/],
   ["taskId with a slash", PLAN_JSON.replace(`"taskId":"t1"`, `"taskId":"../t"`), /taskId/],
-  ["target version not a version", PLAN_JSON.replace(`"targetVersion":"2.0.0"`, `"targetVersion":"new"`), /targetVersion "new" is not a dotted numeric version/],
+  ["target version not a version", PLAN_JSON.replace(`"targetVersion":"2.0.0"`, `"targetVersion":"new"`), /targetVersion "new" is not a SemVer 2.0 version/],
   ["package: ftp URL", PKG_JSON.replace("https://", "ftp://"), /url must be http/],
   ["package: negative size", PKG_JSON.replace(`"size":262144`, `"size":-1`), /size -1 out of range/],
   ["package: huge size", PKG_JSON.replace(`"size":262144`, `"size":99999999999`), /out of range/],

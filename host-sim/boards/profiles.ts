@@ -2,11 +2,15 @@
 
 import * as fs from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { Sector } from "../../src/ports.ts";
+import type { ChipInfo, Sector } from "../../src/ports.ts";
+import { ESP_CHIP_ID } from "../../src/image/esp-chip.ts";
 import type { ChipGeometry } from "../flash/nor-flash.ts";
 
 export interface BoardProfile {
   name: string;
+  /** The chip: esp_chip_id_t and revision major * 100 + minor (efuse_hal_chip_revision()). The
+   * runtime refuses images for another chip or revision; so does the simulated bootloader. */
+  chip: Required<ChipInfo>;
   flashSize: number;
   /** Uniform erase sector size (a sector map may replace it for non-uniform parts). */
   sectorSize: number;
@@ -21,6 +25,7 @@ export interface BoardProfile {
 export const PROFILES: Record<string, BoardProfile> = {
   "esp32-4mb": {
     name: "esp32-4mb",
+    chip: { name: "esp32", id: ESP_CHIP_ID.ESP32, revisionFull: 300 }, // ESP32 ECO3 (v3.0)
     flashSize: 4 * 1024 * 1024,
     sectorSize: 0x1000,
     writeAlign: 4,

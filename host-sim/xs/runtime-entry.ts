@@ -38,7 +38,7 @@ async function main(args: RuntimeArgs): Promise<RuntimeResult> {
   };
   const battery = args.battery;
   const platform = buildModdablePlatform(
-    { layout: args.layout, runningSlot: args.runningSlot, log, battery: () => battery },
+    { layout: args.layout, runningSlot: args.runningSlot, log, battery: () => battery, chip: args.chip },
     net ? { flash, net } : { flash },
   );
   const failSelfTest = args.failSelfTest === true;

@@ -3,7 +3,7 @@
 // Plain ECMAScript and types only: compiled for both sides.
 
 import type { BootReport, UpdateResult } from "../../src/agent/types.ts";
-import type { PartitionInfo } from "../../src/ports.ts";
+import type { ChipInfo, PartitionInfo } from "../../src/ports.ts";
 import type { DownloadTuning } from "../../src/download/downloader.ts";
 
 /** trace() lines carrying an event for the host: EVENT_PREFIX + JSON + "\n". */
@@ -14,6 +14,8 @@ export interface RuntimeArgs {
   layout: PartitionInfo[];
   /** Label of the slot the bootloader booted. */
   runningSlot: string;
+  /** The board's chip (Platform.chip). */
+  chip?: ChipInfo;
   /** The update offer (JSON, as the cloud sends it). */
   offer: unknown;
   /** Skip update() when the running image is this version and confirmed (the update settled

@@ -3,21 +3,23 @@
 // and restarts. Every step is recorded in the journal first, so a cut anywhere resumes or
 // finishes the update and never stages an image whose digests do not match.
 
-import type { FlashPartition, Platform } from "../ports.ts";
+import type { ChipInfo, FlashPartition, Platform } from "../ports.ts";
 import { EspBootControl } from "../boot/esp-boot-control.ts";
 import { OtaState, stateName } from "../boot/esp-otadata.ts";
 import { download, type DownloadSink, type DownloadTuning } from "../download/downloader.ts";
 import { ImageDigests, digestMismatch } from "../download/image-digests.ts";
 import { withFlashErrors } from "../flash/flash-errors.ts";
 import { FlashWriteError, SlotWriter } from "../flash/slot-writer.ts";
-import { checkEspImage, type EspImageInfo } from "../image/esp-app-image.ts";
+import { checkEspImage, imageChipFields, peekAppDesc, ESP_IMAGE_HEADER_SIZE, ESP_IMAGE_MAGIC, type EspImageInfo } from "../image/esp-app-image.ts";
+import { chipMismatch } from "../image/esp-chip.ts";
 import { APP_DESC_IMAGE_OFFSET, APP_DESC_SIZE, parseAppDesc, type AppDesc } from "../image/esp-app-desc.ts";
 import { ErrorCode, OtaError, errorMessage, type ErrorCodeValue } from "../errors.ts";
 import { Journal, type JournalState } from "./journal.ts";
 import { parseOffer, type Offer } from "./offer.ts";
 import { decide } from "./policy.ts";
 import type { BootReport, Phase, Progress, UpdateResult } from "./types.ts";
-import { compareVersions } from "./version.ts";
+import { compareVersions, versionProblem } from "./version.ts";
+import { printable } from "../util/printable.ts";
 
 const APP_TYPE = 0x00;
 const OTA_SUBTYPE_FIRST = 0x10;
@@ -26,9 +28,13 @@ const HASH_CHUNK = 4096;
 /** Resumes from the same offset that may make no progress before the next attempt starts again
  * from byte 0 (a resume that fails the same way twice). */
 const MAX_RESUME_TRIES = 2;
+/** The image's first bytes: header, first segment header, esp_app_desc_t. */
+const IMAGE_HEAD = APP_DESC_IMAGE_OFFSET + APP_DESC_SIZE;
 /** Trial boots an image gets before the agent gives up on it (power loss during a trial, or a
  * bootloader cut, aborts a trial just like a crash does). */
 const MAX_STAGE_ATTEMPTS = 3;
+/** The refusal of an update() or beginLocal() while another one runs. */
+export const ALREADY_RUNNING = "an update is already running";
 
 export interface AgentOptions {
   platform: Platform;
@@ -85,6 +91,8 @@ export class Agent {
   private readonly boot_: EspBootControl;
   private readonly journal: Journal;
   private lastPercent = 0;
+  /** Set while an update() runs or a local session is open: one update at a time. */
+  private busy = false;
 
   constructor(options: AgentOptions) {
     this.o = options;
@@ -181,6 +189,19 @@ export class Agent {
   /** Applies an offer: on success the device restarts into the new image (on the host, the
    * restart port decides what happens); the result says what went wrong otherwise. */
   async update(input: unknown): Promise<UpdateResult> {
+    if (this.busy) {
+      this.log("warn", `update refused: ${ALREADY_RUNNING}`);
+      return { ok: false, errorCode: ErrorCode.UpdateFailed, reason: ALREADY_RUNNING, component: "app", fromVersion: "", toVersion: "" };
+    }
+    this.busy = true;
+    try {
+      return await this.runUpdate(input);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async runUpdate(input: unknown): Promise<UpdateResult> {
     let fromVersion = "";
     let offer: Offer | undefined;
     this.lastPercent = 0;
@@ -210,14 +231,33 @@ export class Agent {
    * local variant, all three digests required); the same checks, journal, slot writer,
    * verification and boot flag as update(). Throws OtaError when the offer is refused. */
   beginLocal(input: unknown): LocalSession {
-    const offer = parseOffer(input, { local: true });
-    const fromVersion = this.runningVersion();
-    const target = this.prepare(offer, fromVersion);
-    this.lastPercent = 0;
-    const intake = this.openIntake(offer, target, fromVersion, false);
+    if (this.busy) {
+      this.log("warn", `local update refused: ${ALREADY_RUNNING}`);
+      throw new OtaError(ErrorCode.UpdateFailed, ALREADY_RUNNING);
+    }
+    this.busy = true;
+    let offer: Offer;
+    let fromVersion: string;
+    let target: Slot;
+    let intake: Intake;
+    try {
+      offer = parseOffer(input, { local: true });
+      fromVersion = this.runningVersion();
+      target = this.prepare(offer, fromVersion);
+      this.lastPercent = 0;
+      intake = this.openIntake(offer, target, fromVersion, false);
+    } catch (e) {
+      this.busy = false;
+      throw e;
+    }
     let open = true;
-    const failed = (e: unknown): OtaError => {
+    // Every way the session closes (finish, cancel, a failure) lets the next update run.
+    const close = () => {
       open = false;
+      this.busy = false;
+    };
+    const failed = (e: unknown): OtaError => {
+      close();
       const err = failure(e);
       if (err.code === ErrorCode.VerifyFailed) this.journal.clear();
       this.log("error", `local update failed (${err.code}): ${err.reason}`);
@@ -249,14 +289,14 @@ export class Agent {
           const err = failed(e);
           return { ok: false, errorCode: err.code, reason: err.reason, component: offer.component, fromVersion, toVersion: offer.version };
         }
-        open = false;
+        close();
         this.progress("restart", offer.size, offer.size);
         this.p.system.restart();
         return result(offer, fromVersion, 0, "staged; restarting into the new image");
       },
       cancel: () => {
         if (!open) return;
-        open = false;
+        close();
         this.journal.clear();
       },
     };
@@ -268,12 +308,13 @@ export class Agent {
     if (this.boot_.stateOf(running.index) === OtaState.PendingVerify) {
       throw new OtaError(ErrorCode.UpdateFailed, "the running image is still on trial; boot() must confirm it first");
     }
-    let order: number;
-    try {
-      order = compareVersions(offer.version, fromVersion);
-    } catch (e) {
-      throw new OtaError(ErrorCode.UpdateFailed, errorMessage(e));
-    }
+    // SemVer 2.0 only (version.ts), checked before any flash write: the image must carry the
+    // offer's version byte for byte, so a version that cannot be ordered is refused here.
+    const offerProblem = versionProblem(offer.version);
+    if (offerProblem) throw new OtaError(ErrorCode.UpdateFailed, `offer: ${offerProblem}`);
+    const runningProblem = versionProblem(fromVersion);
+    if (runningProblem) throw new OtaError(ErrorCode.UpdateFailed, `running image: ${runningProblem}; versions cannot be ordered`);
+    const order = compareVersions(offer.version, fromVersion);
     if (order <= 0) {
       throw new OtaError(ErrorCode.UpdateFailed, `version ${offer.version} is not newer than the running ${fromVersion}`);
     }
@@ -348,16 +389,34 @@ export class Agent {
       durable = end;
       this.journal.checkpoint(Math.min(end, offer.size));
     };
+    // The image's head is checked as soon as it is in (chip, version, project, secure_version):
+    // a wrong image is refused after its first bytes, not after the whole download.
+    let head: Uint8Array | undefined = new Uint8Array(IMAGE_HEAD);
+    let headLength = 0;
+    const feedHead = (chunk: Uint8Array) => {
+      if (!head) return;
+      const n = Math.min(chunk.length, IMAGE_HEAD - headLength);
+      head.set(chunk.subarray(0, n), headLength);
+      headLength += n;
+      if (headLength < IMAGE_HEAD) return;
+      const complete = head;
+      head = undefined;
+      this.checkHead(complete, offer);
+    };
+    if (start > 0) feedHead(part.read(0, Math.min(start, IMAGE_HEAD)));
     return {
       get position() {
         return writer.position;
       },
       write: (chunk) => {
+        feedHead(chunk);
         digests.update(chunk);
         writer.write(chunk);
         this.progress("download", writer.position, offer.size);
       },
       restart: () => {
+        head = new Uint8Array(IMAGE_HEAD);
+        headLength = 0;
         digests.reset();
         writer.seek(0);
         durable = 0;
@@ -411,23 +470,37 @@ export class Agent {
     this.progress("verify", 0, offer.size);
     let info: EspImageInfo;
     try {
-      info = checkEspImage((at, n) => part.read(at, n), offer.size, this.p.digests);
+      info = checkEspImage((at, n) => part.read(at, n), offer.size, this.p.digests, { chip: this.chip() });
     } catch (e) {
       throw e instanceof OtaError ? e : new OtaError(ErrorCode.VerifyFailed, errorMessage(e));
     }
-    const desc = info.appDesc;
+    this.checkAppDesc(info.appDesc, offer);
+    this.progress("verify", offer.size, offer.size);
+    return info;
+  }
+
+  /** The first IMAGE_HEAD bytes of an image: refused (-3) when the chip, the version, the
+   * project or the secure_version is wrong. */
+  private checkHead(head: Uint8Array, offer: Offer): void {
+    const desc = peekAppDesc(head);
+    if (!desc) return;
+    const chip = this.chip();
+    const mismatch = chip && chipMismatch(imageChipFields(head), chip);
+    if (mismatch) throw new OtaError(ErrorCode.VerifyFailed, mismatch);
+    this.checkAppDesc(desc, offer);
+  }
+
+  private checkAppDesc(desc: AppDesc, offer: Offer): void {
     if (desc.version !== offer.version) {
-      throw new OtaError(ErrorCode.VerifyFailed, `image says version ${desc.version}, the offer ${offer.version}`);
+      throw new OtaError(ErrorCode.VerifyFailed, `image says version "${printable(desc.version)}", the offer ${offer.version}`);
     }
     if (this.o.projectName !== undefined && desc.projectName !== this.o.projectName) {
-      throw new OtaError(ErrorCode.VerifyFailed, `image is for project ${desc.projectName}, this board runs ${this.o.projectName}`);
+      throw new OtaError(ErrorCode.VerifyFailed, `image is for project "${printable(desc.projectName)}", this board runs ${this.o.projectName}`);
     }
     const floor = this.runningAppDesc().secureVersion;
     if (desc.secureVersion < floor) {
       throw new OtaError(ErrorCode.VerifyFailed, `anti-rollback: secure_version ${desc.secureVersion} is below the running ${floor}`);
     }
-    this.progress("verify", offer.size, offer.size);
-    return info;
   }
 
   private stage(offer: Offer, target: Slot, attempts: number): void {
@@ -517,6 +590,15 @@ export class Agent {
     }
   }
 
+  /** The chip images must be built for: the platform's, else the chip id in the running image's
+   * header (the bootloader booted it on this chip), revision unchecked. */
+  private chip(): ChipInfo | undefined {
+    if (this.p.chip) return this.p.chip;
+    const header = this.p.partitions.open(this.running().label).read(0, ESP_IMAGE_HEADER_SIZE);
+    if (header[0] !== ESP_IMAGE_MAGIC) return undefined;
+    return { id: imageChipFields(header).chipId };
+  }
+
   private appDescOf(slot: Slot): AppDesc {
     const part = this.p.partitions.open(slot.label);
     return parseAppDesc(part.read(APP_DESC_IMAGE_OFFSET, APP_DESC_SIZE));
@@ -553,5 +635,5 @@ function failure(e: unknown): OtaError {
 }
 
 function result(offer: Offer, from: string, code: 0 | ErrorCodeValue, reason: string): UpdateResult {
-  return { ok: code === 0, errorCode: code, reason, component: offer.component, fromVersion: from, toVersion: offer.version };
+  return { ok: code === 0, errorCode: code, reason: printable(reason), component: offer.component, fromVersion: from, toVersion: offer.version };
 }

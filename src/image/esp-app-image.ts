@@ -3,9 +3,10 @@
 // src/esp_image_format.c (boot-formats.md section 3). Portable ECMAScript (runs on XS).
 
 import { OtaError, ErrorCode } from "../errors.ts";
-import type { Digest, DigestPort } from "../ports.ts";
+import type { ChipInfo, Digest, DigestPort } from "../ports.ts";
 import { equalBytes, readU16LE, readU32LE, xorBytes } from "../util/bytes.ts";
 import { APP_DESC_IMAGE_OFFSET, APP_DESC_SIZE, parseAppDesc, type AppDesc } from "./esp-app-desc.ts";
+import { chipMismatch, type ImageChipFields } from "./esp-chip.ts";
 
 /** ESP_IMAGE_HEADER_MAGIC (esp_app_format.h). */
 export const ESP_IMAGE_MAGIC = 0xe9;
@@ -22,7 +23,9 @@ export const ESP_HASH_APPENDED_OFFSET = 23;
 /** Offset of entry_addr (u32) and chip_id (u16) in esp_image_header_t. */
 export const ESP_ENTRY_ADDR_OFFSET = 4;
 export const ESP_CHIP_ID_OFFSET = 12;
-/** Offsets of min_chip_rev_full and max_chip_rev_full (u16, major * 100 + minor). */
+/** Offsets of min_chip_rev (u8, legacy), min_chip_rev_full (u16) and max_chip_rev_full (u16),
+ * major * 100 + minor, in the packed esp_image_header_t (boot-formats.md 3.1). */
+export const ESP_MIN_CHIP_REV_OFFSET = 14;
 export const ESP_MIN_CHIP_REV_FULL_OFFSET = 15;
 export const ESP_MAX_CHIP_REV_FULL_OFFSET = 17;
 /** Length of the appended SHA-256. */
@@ -36,6 +39,8 @@ export interface EspImageInfo {
   segmentCount: number;
   entryAddr: number;
   chipId: number;
+  minChipRevFull: number;
+  maxChipRevFull: number;
   hashAppended: boolean;
   appDesc: AppDesc;
 }
@@ -52,15 +57,25 @@ export function checksumBlockLength(unpadded: number): number {
   return ((unpadded + 1 + 15) & ~15) - unpadded;
 }
 
+export interface EspCheckOptions {
+  /** The chip the image must run on: chip_id must match and the revision must lie in
+   * [min_chip_rev_full, max_chip_rev_full] (see esp-chip.ts). Unset: not checked. */
+  chip?: ChipInfo;
+}
+
 /**
  * Walks an image stored at [0, limit) of a slot, reading at most ESP_CHECK_CHUNK bytes at a time.
- * Checks the magic, segment count and lengths, the XOR checksum, the app descriptor and (when
- * hash_appended) the SHA-256 over [0, end of the checksum block). Throws OtaError(VerifyFailed).
+ * Checks the magic, segment count and lengths, the chip (when options.chip is given), that the
+ * entry address lies inside one of the image's segments (the code the bootloader jumps to must be
+ * code the image loads or maps: 0 or a stray address would crash the new image at once), the XOR
+ * checksum, the app descriptor and (when hash_appended) the SHA-256 over [0, end of the checksum
+ * block). Throws OtaError(VerifyFailed).
  */
 export function checkEspImage(
   read: (offset: number, length: number) => Uint8Array,
   limit: number,
   digests: DigestPort,
+  options: EspCheckOptions = {},
 ): EspImageInfo {
   let sha: Digest | undefined;
   let pos = 0;
@@ -80,7 +95,7 @@ export function checkEspImage(
   if (segmentCount === 0) fail("image has no segments");
   if (segmentCount > ESP_IMAGE_MAX_SEGMENTS) fail(`segment count ${segmentCount} exceeds ${ESP_IMAGE_MAX_SEGMENTS}`);
   const entryAddr = readU32LE(header, ESP_ENTRY_ADDR_OFFSET);
-  const chipId = readU16LE(header, ESP_CHIP_ID_OFFSET);
+  const { chipId, minChipRevFull, maxChipRevFull } = imageChipFields(header);
   const hashAppended = header[ESP_HASH_APPENDED_OFFSET] !== 0;
   if (hashAppended) {
     sha = digests.create("sha256");
@@ -89,9 +104,12 @@ export function checkEspImage(
 
   let checksum = ESP_CHECKSUM_SEED;
   let appDesc: AppDesc | undefined;
+  let entryInSegment = false;
   for (let s = 0; s < segmentCount; s++) {
     const sh = next(ESP_SEGMENT_HEADER_SIZE);
+    const load = readU32LE(sh, 0);
     const len = readU32LE(sh, 4);
+    if (entryAddr >= load && entryAddr < load + len) entryInSegment = true;
     if (len % 4) fail(`segment ${s} length ${hex(len)} not a multiple of 4`);
     if (pos + len > limit) {
       fail(`image runs past the slot end (segment ${s} length ${hex(len)} at ${hex(pos)}, slot is ${hex(limit)})`);
@@ -118,7 +136,22 @@ export function checkEspImage(
     if (!equalBytes(appended, computed)) fail("appended SHA-256 mismatch");
     pos += ESP_APPENDED_HASH_SIZE;
   }
-  return { length: pos, segmentCount, entryAddr, chipId, hashAppended, appDesc: appDesc! };
+  // What the chip can run, checked last: a corrupted header reads as corruption above.
+  if (options.chip) {
+    const mismatch = chipMismatch({ chipId, minChipRevFull, maxChipRevFull }, options.chip);
+    if (mismatch) fail(mismatch);
+  }
+  if (!entryInSegment) fail(`entry address ${hex(entryAddr)} is outside every segment of the image`);
+  return { length: pos, segmentCount, entryAddr, chipId, minChipRevFull, maxChipRevFull, hashAppended, appDesc: appDesc! };
+}
+
+/** The chip fields of an esp_image_header_t (at least ESP_IMAGE_HEADER_SIZE bytes). */
+export function imageChipFields(header: Uint8Array): ImageChipFields {
+  return {
+    chipId: readU16LE(header, ESP_CHIP_ID_OFFSET),
+    minChipRevFull: readU16LE(header, ESP_MIN_CHIP_REV_FULL_OFFSET),
+    maxChipRevFull: readU16LE(header, ESP_MAX_CHIP_REV_FULL_OFFSET),
+  };
 }
 
 /**

@@ -71,13 +71,13 @@ export const NAME = charClass("A-Za-z0-9_.:-");
 /** Characters of a version string in a cloud message (checked for order by orderableVersion). */
 export const VERSION_CHARS = charClass("A-Za-z0-9._+-");
 
-/** A version the runtime can order (dotted numbers, optional "v" and "-pre"), or a refusal: the
+/** A version the runtime can order (SemVer 2.0, src/agent/version.ts), or a refusal: the
  * agent's own comparison would otherwise fail later with a less useful error. */
 export function orderableVersion(v: string, what: string, field = "version"): string {
   try {
     compareVersions(v, v);
   } catch {
-    refuse(what, `${field} ${JSON.stringify(v.slice(0, 40))} is not a dotted numeric version`);
+    refuse(what, `${field} ${JSON.stringify(v.slice(0, 40))} is not a SemVer 2.0 version (MAJOR.MINOR.PATCH[-pre][+build])`);
   }
   return v;
 }

@@ -33,6 +33,7 @@ import { parseOffer, type Offer } from "../agent/offer.ts";
 import { decide, type PolicyDecision, type Readings } from "../agent/policy.ts";
 import type { BootReport, Progress, UpdateResult } from "../agent/types.ts";
 import { compareVersions } from "../agent/version.ts";
+import { printable } from "../util/printable.ts";
 import type { ClockPort, MqttPort } from "../ports.ts";
 import { ProgressReporter } from "./alibaba-mqtt.ts";
 import { NAME, VERSION_CHARS as VERSION, decodeJson, encodeJson, integer, optInteger, orderableVersion, refuse, text, type Json } from "./payload.ts";
@@ -233,7 +234,7 @@ export function parseDeviceMessage(payload: Uint8Array | string): DeviceMessage 
 export function decidePlan(plan: Plan, runningVersion: string, readings: Readings, components: readonly string[] = ["app"]): PolicyDecision {
   if (!components.includes(plan.component)) return { accept: false, reason: `component ${plan.component} is not updated by this device` };
   if (plan.sourceVersion !== runningVersion) {
-    return { accept: false, reason: `plan is for version ${plan.sourceVersion}, the device runs ${runningVersion}` };
+    return { accept: false, reason: `plan is for version ${plan.sourceVersion}, the device runs ${printable(runningVersion)}` };
   }
   let newer: number;
   try {
@@ -241,7 +242,7 @@ export function decidePlan(plan: Plan, runningVersion: string, readings: Reading
   } catch (e) {
     return { accept: false, reason: errorMessage(e) };
   }
-  if (newer <= 0) return { accept: false, reason: `version ${plan.targetVersion} is not newer than the running ${runningVersion}` };
+  if (newer <= 0) return { accept: false, reason: `version ${plan.targetVersion} is not newer than the running ${printable(runningVersion)}` };
   // The plan has no package yet: its size is checked when the package arrives.
   const thresholds: Offer = {
     component: plan.component, version: plan.targetVersion, url: "", size: 0, md5: "", crc32: "", sha256: "",

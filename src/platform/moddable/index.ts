@@ -3,7 +3,7 @@
 // Call it at run time (from main), never at module top level: preloaded modules run at build
 // time, where natives such as Flash and Preference are not available (moddable-sdk.md §9).
 
-import type { LogPort, PartitionInfo, Platform } from "../../ports.ts";
+import type { ChipInfo, LogPort, PartitionInfo, Platform } from "../../ports.ts";
 import { ModdableClock } from "./clock.ts";
 import { ModdableDigests } from "./digests.ts";
 import type { FlashBackend } from "./flash-backend.ts";
@@ -42,6 +42,9 @@ export interface ModdablePlatformOptions {
   battery?: () => number | undefined;
   /** trace() log level, a LogPort of the app's own, or false for no log. Default "info". */
   log?: LogLevel | LogPort | false;
+  /** The chip (Platform.chip), e.g. { name: "esp32", id: 0, revisionFull: 300 }. Default: the
+   * running image's chip id, revision unchecked. */
+  chip?: ChipInfo;
 }
 
 /** The modules createModdablePlatform loads; pass them to buildModdablePlatform to stay synchronous. */
@@ -75,6 +78,7 @@ export function buildModdablePlatform(options: ModdablePlatformOptions, modules:
     system: new ModdableSystem({ ffi: options.ffi, battery: options.battery, net: modules.net }),
     flashModule: modules.flash.module,
   };
+  if (options.chip) platform.chip = options.chip;
   if (log) {
     platform.log = log;
     log.log("info", `moddable platform: ${modules.flash.module}, running ${running}, next ${partitions.nextOta() ?? "-"}`);
