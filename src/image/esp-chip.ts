@@ -13,7 +13,7 @@
 import type { ChipInfo } from "../ports.ts";
 
 /** esp_chip_id_t values (esp_app_format.h). */
-export const ESP_CHIP_ID = {
+export const ESP_CHIP_ID = Object.freeze({
   ESP32: 0x0000,
   ESP32S2: 0x0002,
   ESP32C3: 0x0005,
@@ -29,8 +29,7 @@ export const ESP_CHIP_ID = {
   ESP32S31: 0x0020,
   /** ESP_CHIP_ID_INVALID. */
   INVALID: 0xffff,
-} as const;
-Object.freeze(ESP_CHIP_ID);
+} as const);
 
 /** max_chip_rev_full values that mean "no maximum" (IS_FIELD_SET in bootloader_common_loader.c). */
 export const ESP_CHIP_REV_UNSET_LOW = 0;
