@@ -63,7 +63,7 @@ test("the trailers imgtool wrote (--pad, --confirm, --max-align 32) decode to th
     const sec = flash.partition("secondary", 4 * sector, 2 * sector); // ...which is a slot of its size
     const bc = new McubootBootControl(primary, sec, { strategy: "swap-move", maxAlign });
     t.is(bc.secondaryState().magic, "good", file);
-    t.is<string>(bc.secondaryState().imageOk, imageOk, file);
+    t.is(bc.secondaryState().imageOk as string, imageOk, file);
     t.is(bc.pendingSwap(), SwapType[swap as "TEST" | "PERM"], file);
     // the other max-align reads the same bytes as a bad magic
     const other = new McubootBootControl(primary, sec, { strategy: "swap-move", maxAlign: maxAlign === 8 ? 32 : 8 });
