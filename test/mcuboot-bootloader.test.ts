@@ -216,3 +216,29 @@ test("power-cut sweep, overwrite-only: every cut resumes to the new image", (t) 
   t.pass();
   t.log(`${ops} cut points x 3 modes`);
 });
+
+test("max-align 32 trailers: the same test swap, revert and confirm", (t) => {
+  const o: McubootSimOptions = { ...SWAP, maxAlign: 32 };
+  const b = withImages(image("1.0.0", 100 * KiB), image("2.0.0", 120 * KiB, { seed: 8 }));
+  const bc = new McubootBootControl(b.primary, b.secondary, { strategy: "swap-move", maxAlign: 32 });
+  bc.stage(false);
+  t.is(bootMcuboot(b.primary, b.secondary, o).action, "test");
+  t.is(bc.runningState(), "trial");
+  t.is(bootMcuboot(b.primary, b.secondary, o).action, "revert");
+  t.is(bc.runningState(), "confirmed");
+  // a bootloader built for max-align 8 reads these trailers' magic as bad: no swap
+  bc.stage(true);
+  t.is(new McubootBootControl(b.primary, b.secondary, { strategy: "swap-move" }).secondaryState().magic, "bad");
+  t.is(bootMcuboot(b.primary, b.secondary, SWAP).action, "none");
+  t.is(bootMcuboot(b.primary, b.secondary, o).action, "perm");
+});
+
+test("an image signed with --pad (magic in its trailer) is scheduled by writing it; --confirm makes it permanent", (t) => {
+  for (const confirm of [false, true]) {
+    const payload = new Uint8Array(0x200 + 50 * KiB).map((_, i) => (i < 0x200 ? 0 : i & 0xff));
+    const padded = buildMcubootImage({ payload, headerSize: 0x200, version: "3.0.0", slotSize: 0x60000, pad: true, confirm, align: 4 });
+    const b = withImages(image("1.0.0", 80 * KiB), padded);
+    t.is(bootMcuboot(b.primary, b.secondary, SWAP).action, confirm ? "perm" : "test");
+    t.is(new McubootBootControl(b.primary, b.secondary, { strategy: "swap-move" }).runningState(), confirm ? "confirmed" : "trial");
+  }
+});
