@@ -2,6 +2,11 @@
 // sectors to the erased value, a write can only clear bits, writes are aligned), counts every
 // operation, and can cut the power at a chosen operation in three ways (before, torn-write,
 // torn-erase), deterministically from a seed.
+// ECC write-once mode (STM32L4-class flash, RM0351 §3.3.7 "Flash main memory programming
+// sequence": programming is by 64-bit double-word, and a double-word can only be programmed once
+// after an erase because 8 ECC bits are stored with it): with `eccWordSize` set, writes must be
+// aligned to it, and a second write to a double-word fails even when it only clears bits (or
+// writes all ones: programming 0xFF..FF still consumes the word).
 
 import * as fs from "node:fs";
 import type { FlashGeometry, FlashPartition, Sector } from "../../src/ports.ts";
@@ -31,6 +36,8 @@ export interface ChipGeometry {
   sectors: readonly Sector[];
   writeAlign: number;
   erasedValue: number;
+  /** ECC write-once unit (8 on STM32L4): each such word is programmable once per erase. */
+  eccWordSize?: number;
 }
 
 export interface FlashCounters {
@@ -64,6 +71,8 @@ export class NorFlash {
   sectorErases = new Map<number, number>();
   private cuts: CutPlan[] = [];
   private dead = false;
+  /** ECC mode: one byte per word, 1 when the word was programmed since its last erase. */
+  private programmed: Uint8Array | undefined;
   private fd: number | undefined;
   onOp: ((op: FlashOp, index: number) => void) | undefined;
 
@@ -72,6 +81,15 @@ export class NorFlash {
     this.bytes = bytes ?? new Uint8Array(geometry.size).fill(geometry.erasedValue);
     if (this.bytes.length !== geometry.size) {
       throw new Error(`flash image is ${this.bytes.length} bytes, the board has ${geometry.size}`);
+    }
+    const w = geometry.eccWordSize;
+    if (w !== undefined) {
+      if (geometry.writeAlign % w !== 0) throw new Error(`ECC word of ${w} bytes needs a write alignment that is a multiple of it`);
+      // A chip opened from bytes (a file) counts every word that does not read erased as programmed.
+      this.programmed = new Uint8Array(Math.ceil(geometry.size / w));
+      for (let i = 0; i < this.programmed.length; i++) {
+        for (let k = i * w; k < (i + 1) * w; k++) if (this.bytes[k] !== geometry.erasedValue) this.programmed[i] = 1;
+      }
     }
   }
 
@@ -104,6 +122,7 @@ export class NorFlash {
     next.sectorErases = this.sectorErases;
     next.cuts = this.cuts;
     next.onOp = this.onOp;
+    next.programmed = this.programmed;
     this.fd = undefined;
     this.dead = true;
     return next;
@@ -152,6 +171,14 @@ export class NorFlash {
         );
       }
     }
+    const w = this.geometry.eccWordSize;
+    if (w !== undefined && this.programmed) {
+      for (let i = address / w; i < (address + data.length) / w; i++) {
+        if (this.programmed[i]) {
+          throw new FlashRuleError(`ECC double-word at 0x${(i * w).toString(16)} was already programmed since its last erase (write-once)`);
+        }
+      }
+    }
     this.beginOp({ kind: "write", address, length: data.length }, data);
     this.program(address, data, data.length);
     this.counters.writes++;
@@ -170,6 +197,7 @@ export class NorFlash {
       const sector = this.sectorAt(s);
       this.beginOp({ kind: "erase", address: s, length: sector.size });
       this.bytes.fill(this.geometry.erasedValue, s, s + sector.size);
+      this.markEcc(s, sector.size, 0);
       this.persist(s, sector.size);
       this.counters.erases++;
       this.sectorErases.set(s, (this.sectorErases.get(s) ?? 0) + 1);
@@ -236,6 +264,7 @@ export class NorFlash {
     const at = op.address + prefix;
     const toClear = this.bytes[at] & ~data[prefix] & 0xff;
     this.bytes[at] &= ~(toClear & rng.int(256)) & 0xff;
+    this.markEcc(at, 1, 1); // a torn program still consumed its ECC word
     this.persist(at, 1);
   }
 
@@ -243,15 +272,27 @@ export class NorFlash {
     if (rng.int(2) === 0) {
       const n = rng.int(op.length);
       this.bytes.fill(this.geometry.erasedValue, op.address, op.address + n);
+      const w = this.geometry.eccWordSize ?? 1;
+      this.markEcc(op.address, n - (n % w), 0);
     } else {
       for (let i = 0; i < op.length; i++) this.bytes[op.address + i] = rng.int(256);
+      this.markEcc(op.address, op.length, 1); // unknown cells: not programmable until erased
     }
     this.persist(op.address, op.length);
   }
 
   private program(address: number, data: Uint8Array, count: number): void {
     for (let i = 0; i < count; i++) this.bytes[address + i] &= data[i];
+    this.markEcc(address, count, 1);
     this.persist(address, count);
+  }
+
+  /** ECC mode: marks the words touching [address, address + length) programmed (1) or erased (0).
+   * A torn erase leaves the words it did not finish marked as they were. */
+  private markEcc(address: number, length: number, value: 0 | 1): void {
+    const w = this.geometry.eccWordSize;
+    if (w === undefined || !this.programmed || length <= 0) return;
+    for (let i = Math.floor(address / w); i < Math.ceil((address + length) / w); i++) this.programmed[i] = value;
   }
 
   private persist(address: number, length: number): void {
