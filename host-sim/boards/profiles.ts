@@ -20,9 +20,6 @@ export interface LayoutEntry {
 
 interface BoardBase {
   name: string;
-  /** The chip: esp_chip_id_t and revision major * 100 + minor (efuse_hal_chip_revision()). The
-   * runtime refuses images for another chip or revision; so does the simulated bootloader. */
-  chip: Required<ChipInfo>;
   flashSize: number;
   /** Uniform erase sector size; `sectors` replaces it for non-uniform parts. */
   sectorSize: number;
@@ -40,6 +37,9 @@ interface BoardBase {
 
 export interface BoardProfile extends BoardBase {
   target?: "esp-idf";
+  /** The chip: esp_chip_id_t and revision major * 100 + minor (efuse_hal_chip_revision()). The
+   * runtime refuses images for another chip or revision; so does the simulated bootloader. */
+  chip: Required<ChipInfo>;
   /** ESP-IDF partition table offset (CONFIG_PARTITION_TABLE_OFFSET). */
   tableOffset: number;
   /** partitions.csv next to this file. */
