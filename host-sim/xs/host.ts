@@ -27,8 +27,10 @@ import {
   answerError,
   answerJson,
   answerVoid,
+  decodePosted,
   decodeRequest,
   encodeEvent,
+  type Envelope,
   fromUtf8,
   shimConstantsSource,
   utf8,
@@ -114,9 +116,11 @@ export interface XsRunStats {
   /** XsEngineOptions.liveHeap: largest live heap (slots of 16 bytes) after a collection at the
    * end of a delivery; 0 otherwise. */
   maxLiveHeapCount: number;
-  /** Events delivered (xsnap operations), issueCommand requests from XS. */
+  /** Events delivered (xsnap operations), issueCommand requests from XS, requests posted by XS
+   * (carried by another request or a delivery's answer, protocol.ts). */
   deliveries: number;
   commands: number;
+  posted: number;
   wallMs: number;
   /** Part of wallMs spent in the host's request handlers (services included). */
   hostMs: number;
@@ -233,6 +237,11 @@ function readShim(file: string): string {
   throw new Error(`host-sim xs shim ${file} not found`);
 }
 
+/** A posted request failed (host-side bug or service failure XS cannot be told about). */
+class PostedRequestError extends Error {
+  override name = "PostedRequestError";
+}
+
 function describe(e: unknown): { name: string; message: string; stack?: string } {
   if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
   return { name: "Error", message: String(e) };
@@ -246,6 +255,7 @@ function emptyStats(): XsRunStats {
     maxLiveHeapCount: 0,
     deliveries: 0,
     commands: 0,
+    posted: 0,
     wallMs: 0,
     hostMs: 0,
     clockMs: 0,
@@ -346,6 +356,7 @@ export class XsEngine {
   /** Collects garbage in the current worker and returns the live heap (slots of 16 bytes). */
   async liveHeapCount(): Promise<number> {
     const r = await this.xs.command(encodeEvent(EV.COLLECT));
+    this.endOfTurn(r.reply);
     return r.meter.currentHeapCount;
   }
 
@@ -392,6 +403,7 @@ export class XsEngine {
         } finally {
           if (event.kind === EV.HTTP_DATA && event.request !== undefined) this.dataDone(event.request);
         }
+        this.endOfTurn(r.reply);
         this.stats.deliveries++;
         this.stats.commands += r.commands;
         this.stats.compute += r.meter.compute;
@@ -399,6 +411,7 @@ export class XsEngine {
         this.stats.maxAllocate = Math.max(this.stats.maxAllocate, r.meter.allocate);
         if (this.opts.liveHeap && worker.alive) {
           const g = await worker.command(encodeEvent(EV.COLLECT));
+          this.endOfTurn(g.reply);
           this.stats.maxLiveHeapCount = Math.max(this.stats.maxLiveHeapCount, g.meter.currentHeapCount);
         }
       }
@@ -546,10 +559,42 @@ export class XsEngine {
   private handle(message: Uint8Array): Uint8Array | Promise<Uint8Array> {
     const t0 = performance.now();
     try {
-      return this.dispatch(message);
+      const request = decodeRequest(message);
+      if (request.posted.byteLength) this.handlePosted(request.posted);
+      return this.dispatch(request);
     } catch (e) {
       if (e instanceof XsHaltError) return this.halt({ outcome: "halted", reason: e.message });
+      if (e instanceof PostedRequestError) return this.halt({ outcome: "error", error: describe(e) });
       return answerError(e);
+    } finally {
+      this.stats.hostMs += performance.now() - t0;
+    }
+  }
+
+  /** Posted requests (protocol.ts), in order. XS has gone on without an answer, so a failure
+   * other than a halt cannot reach the code that posted it: the run ends with an error. */
+  private handlePosted(bytes: Uint8Array): void {
+    for (const request of decodePosted(bytes)) {
+      this.stats.posted++;
+      try {
+        this.dispatch(request);
+      } catch (e) {
+        if (e instanceof XsHaltError) throw e;
+        throw new PostedRequestError(`posted request ${request.op} failed: ${describe(e).message}`);
+      }
+    }
+  }
+
+  /** Posted requests that came with the answer of a delivery (the end of an XS turn). */
+  private endOfTurn(reply: Uint8Array): void {
+    if (!reply.byteLength) return;
+    const t0 = performance.now();
+    try {
+      this.handlePosted(reply);
+    } catch (e) {
+      if (!this.stop) this.stop = e instanceof XsHaltError ? { outcome: "halted", reason: e.message } : { outcome: "error", error: describe(e) };
+      this.abortRequests();
+      void this.worker?.kill();
     } finally {
       this.stats.hostMs += performance.now() - t0;
     }
@@ -563,8 +608,7 @@ export class XsEngine {
     return new Promise<Uint8Array>(() => undefined);
   }
 
-  private dispatch(message: Uint8Array): Uint8Array | Promise<Uint8Array> {
-    const { op, a, b, c, payload } = decodeRequest(message);
+  private dispatch({ op, a, b, c, payload }: Envelope): Uint8Array | Promise<Uint8Array> {
     switch (op) {
       // -- flash
       case OP.FLASH_READ: {
@@ -723,6 +767,8 @@ export class XsEngine {
       }
       case OP.NET_GET:
         return answerJson(this.services.system?.net?.(fromUtf8(payload)));
+      case OP.FLUSH:
+        return answerVoid();
       default:
         throw new Error(`host-sim: unknown request ${op}`);
     }
