@@ -45,7 +45,8 @@ import {
   type XsHttpRequest,
   type XsServices,
 } from "./services.ts";
-import { XsWorker, XsWorkerError, type RunResult } from "./worker.ts";
+import { XsWorker, XsWorkerError, type RunResult, type XsWorkerOptions } from "./worker.ts";
+import { bootKey, findBootSnapshot, makeBootSnapshot, trimHeap } from "./boot-snapshot.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 
 export interface XsPreferenceLimits {
@@ -92,6 +93,11 @@ export interface XsEngineOptions {
    * changes when XS collects; the extra operations are not counted in the other figures.
    * Default false. */
   liveHeap?: boolean;
+  /** How a worker boots: "source" (default) evaluates the shims and the bundle; "snapshot" does
+   * that once per process and starts later workers from a heap snapshot of the result
+   * (boot-snapshot.ts): the same fresh machine, without the evaluation, with a smaller initial
+   * heap that grows on demand. bootMeter is then empty for the restored boots. */
+  bootFrom?: "source" | "snapshot";
   /** Per-operation XS meter limit (xsnap -l). Default 0 = none. */
   meteringLimit?: number;
   /** Wall-clock limit of one xsnap operation (one delivery). Default 60 000 ms. */
@@ -279,7 +285,7 @@ export class XsEngine {
   readonly log: string[] = [];
   /** 1 for the first worker, +1 per reboot. */
   boot = 0;
-  /** Meter of the last boot's shim and bundle evaluation. */
+  /** Meter of the last boot's shim and bundle evaluation (empty when it started from a snapshot). */
   bootMeter: { shims?: RunResult; bundle?: RunResult } = {};
 
   private readonly opts: XsEngineOptions;
@@ -332,14 +338,13 @@ export class XsEngine {
     if (this.worker) await this.worker.kill();
     this.resetBootState();
     this.boot++;
-    const worker = new XsWorker({
+    const options: XsWorkerOptions = {
       name: `${this.opts.name ?? "xs-ota"}-boot${this.boot}`,
       handleCommand: (m) => this.handle(m),
       meteringLimit: this.opts.meteringLimit,
       timeoutMs: this.opts.operationTimeoutMs ?? 60_000,
       onStdout: (line) => this.trace(`${line}\n`),
-    });
-    this.worker = worker;
+    };
     const config = {
       entry: this.opts.entry ?? "main",
       meterShims: !!this.opts.meterShims,
@@ -348,9 +353,34 @@ export class XsEngine {
       config: this.opts.config ?? {},
       omitModules: this.opts.omitModules ?? [],
     };
+    const scripts = [shimSource(config), this.opts.bundleCode];
     this.bootMeter = {};
-    this.bootMeter.shims = await worker.evaluate(shimSource(config));
-    this.bootMeter.bundle = await worker.evaluate(this.opts.bundleCode);
+    if (this.opts.bootFrom === "snapshot") {
+      const key = bootKey(scripts, { meteringLimit: this.opts.meteringLimit ?? 0 });
+      const pending = findBootSnapshot(key);
+      const file = pending && (await pending.catch(() => undefined));
+      if (file) {
+        this.worker = new XsWorker({ ...options, snapshot: file });
+        return;
+      }
+      if (!pending) {
+        // the first boot evaluates the scripts, then writes the snapshot the next boots start from
+        const worker = (this.worker = new XsWorker(options));
+        await makeBootSnapshot(key, async (f) => {
+          await this.evaluateBoot(worker, scripts);
+          await worker.writeSnapshot(f);
+          trimHeap(f);
+        });
+        return;
+      }
+    }
+    const worker = (this.worker = new XsWorker(options));
+    await this.evaluateBoot(worker, scripts);
+  }
+
+  private async evaluateBoot(worker: XsWorker, [shims, bundle]: string[]): Promise<void> {
+    this.bootMeter.shims = await worker.evaluate(shims!);
+    this.bootMeter.bundle = await worker.evaluate(bundle!);
   }
 
   /** Collects garbage in the current worker and returns the live heap (slots of 16 bytes). */
