@@ -8,6 +8,7 @@
 //  4. the old slot's bytes are untouched.
 
 import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
 import { simUpdate, type BootInfo, type SimUpdateReport } from "./sim-update.ts";
 import { SimBoard } from "./board.ts";
 import { profile } from "./boards/profiles.ts";
@@ -30,9 +31,9 @@ export interface TortureOptions {
    * (default), or a sample of this many, spread evenly over the cycle (first and last included;
    * each mode shifted so that the modes cut at different operations). */
   cutPoints?: number;
-  /** Runs at a time (each in its own simulated board, server and, on engine "xs", XS workers).
-   * Default: engine "xs" one per CPU core (the host and XS take turns, so one run keeps about
-   * one core busy); engine "node" 1. The report is the same for any value. */
+  /** Runs at a time, each more than 1 in its own worker thread (with its own simulated board,
+   * server and, on engine "xs", XS workers). Default: engine "xs" one per CPU core; engine
+   * "node" 1. The report is the same for any value. */
   jobs?: number;
   /** After every run: runs done and the total (known from the start). */
   onRun?: (done: number, total: number) => void;
@@ -79,10 +80,8 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
   const seed = o.seed ?? 1;
   const every = o.secondCutEvery ?? 5;
   const engine = o.engine ?? "node";
-  const oldImage = buildTestImage({ version: "1.0.0", size: BASE_SIZE });
-  const newImage = buildTestImage({ version: "2.0.0", size, build: 1 });
-  const versionOf = (bytes: Uint8Array): string | undefined =>
-    same(bytes, oldImage) ? "1.0.0" : bytes.length === newImage.length && same(bytes, newImage) ? "2.0.0" : undefined;
+  const setup = runSetup({ size, engine });
+  const runOnce = (cycle: Cycle, cutAt: number[], mode: CutMode, runSeed: number) => tortureRun(setup, { cycle, cuts: cutAt, mode, seed: runSeed });
   const report: TortureReport = { cycles, modes, cutPoints: {}, runs: 0, failures: 0, firstFailure: null, seconds: 0 };
   const rng = new Rng(seed);
 
@@ -105,7 +104,7 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
       }
     }
   }
-  const problems = await runPlan(plan, o.jobs ?? (engine === "xs" ? availableParallelism() : 1), (run) => runOnce(run.cycle, run.cuts, run.mode, run.seed), (done, failures) => {
+  const problems = await runPlan(plan, o.jobs ?? (engine === "xs" ? availableParallelism() : 1), { size, engine }, (done, failures) => {
     o.onRun?.(done, plan.length);
     o.onProgress?.({ done, total: plan.length, failures, seconds: (performance.now() - t0) / 1000 });
   });
@@ -121,68 +120,133 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
   });
   report.seconds = (performance.now() - t0) / 1000;
   return report;
-
-  async function runOnce(cycle: Cycle, cutAt: number[], mode: CutMode, runSeed: number): Promise<{ ops: number; problem?: string }> {
-    const board = SimBoard.create(profile("esp32-4mb"), oldImage);
-    const oldSlotIntact = () => same(board.partition("ota_0").read(0, oldImage.length), oldImage);
-    const problems: string[] = [];
-    const onBoot = (b: BootInfo) => {
-      const slot = b.board.partition(b.slot);
-      const bytes = slot.read(0, b.version === "2.0.0" ? newImage.length : oldImage.length);
-      const v = versionOf(bytes);
-      if (v !== b.version) problems.push(`booted ${b.slot} reporting ${b.version}, its bytes are ${v ?? "unknown"}`);
-      if (!oldSlotIntact()) problems.push("old slot modified");
-    };
-    let r: SimUpdateReport;
-    try {
-      r = await simUpdate({
-        existing: board, size, cutAt, cutMode: mode, seed: runSeed, onBoot,
-        failSelfTest: cycle === "rollback", maxBoots: 20, engine,
-      });
-    } catch (e) {
-      return { ops: board.flash.ops, problem: `threw: ${e instanceof Error ? e.message : String(e)}` };
-    }
-    if (cycle === "update" && !(r.ok && r.bootedVersion === "2.0.0" && r.imageState === "valid" && r.slotSha256 === r.imageSha256)) {
-      problems.push(`update cycle ended ${r.bootedVersion || "bricked"} (${r.imageState}): ${r.errorCode} ${r.reason}`);
-    }
-    if (cycle === "rollback" && !(r.bootedVersion === "1.0.0" && r.imageState === "valid" && r.errorCode === -1)) {
-      problems.push(`rollback cycle ended ${r.bootedVersion || "bricked"} (${r.imageState}): ${r.errorCode} ${r.reason}`);
-    }
-    if (!oldSlotIntact()) problems.push("old slot modified");
-    return { ops: board.flash.ops, problem: problems[0] };
-  }
 }
 
-interface PlannedRun {
+/** What every run of a sweep shares: the two images and how to tell them apart. */
+export interface RunSetup {
+  size: number;
+  engine: "node" | "xs";
+  oldImage: Uint8Array;
+  newImage: Uint8Array;
+}
+
+export function runSetup(o: { size: number; engine: "node" | "xs" }): RunSetup {
+  return {
+    ...o,
+    oldImage: buildTestImage({ version: "1.0.0", size: BASE_SIZE }),
+    newImage: buildTestImage({ version: "2.0.0", size: o.size, build: 1 }),
+  };
+}
+
+/** One run of the sweep on a fresh board: the cycle with its cuts, checked after every boot and
+ * at the end. Returns the flash operations done and the first problem seen. */
+export async function tortureRun(setup: RunSetup, run: PlannedRun): Promise<{ ops: number; problem?: string }> {
+  const { size, engine, oldImage, newImage } = setup;
+  const { cycle, cuts: cutAt, mode, seed: runSeed } = run;
+  const versionOf = (bytes: Uint8Array): string | undefined =>
+    same(bytes, oldImage) ? "1.0.0" : bytes.length === newImage.length && same(bytes, newImage) ? "2.0.0" : undefined;
+  const board = SimBoard.create(profile("esp32-4mb"), oldImage);
+  const oldSlotIntact = () => same(board.partition("ota_0").read(0, oldImage.length), oldImage);
+  const problems: string[] = [];
+  const onBoot = (b: BootInfo) => {
+    const slot = b.board.partition(b.slot);
+    const bytes = slot.read(0, b.version === "2.0.0" ? newImage.length : oldImage.length);
+    const v = versionOf(bytes);
+    if (v !== b.version) problems.push(`booted ${b.slot} reporting ${b.version}, its bytes are ${v ?? "unknown"}`);
+    if (!oldSlotIntact()) problems.push("old slot modified");
+  };
+  let r: SimUpdateReport;
+  try {
+    r = await simUpdate({
+      existing: board, size, cutAt, cutMode: mode, seed: runSeed, onBoot,
+      failSelfTest: cycle === "rollback", maxBoots: 20, engine,
+    });
+  } catch (e) {
+    return { ops: board.flash.ops, problem: `threw: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  if (cycle === "update" && !(r.ok && r.bootedVersion === "2.0.0" && r.imageState === "valid" && r.slotSha256 === r.imageSha256)) {
+    problems.push(`update cycle ended ${r.bootedVersion || "bricked"} (${r.imageState}): ${r.errorCode} ${r.reason}`);
+  }
+  if (cycle === "rollback" && !(r.bootedVersion === "1.0.0" && r.imageState === "valid" && r.errorCode === -1)) {
+    problems.push(`rollback cycle ended ${r.bootedVersion || "bricked"} (${r.imageState}): ${r.errorCode} ${r.reason}`);
+  }
+  if (!oldSlotIntact()) problems.push("old slot modified");
+  return { ops: board.flash.ops, problem: problems[0] };
+}
+
+export interface PlannedRun {
   cycle: Cycle;
   mode: CutMode;
   cuts: number[];
   seed: number;
 }
 
-/** Runs the plan with up to `jobs` runs at a time; the problems come back in plan order. */
+/** Runs the plan: in this thread when `jobs` is 1, else in `jobs` worker threads (torture-lane.ts)
+ * that each take the next run when done, so the host side of the runs (simulated board, server,
+ * XS bridge) is spread over the cores too. The problems come back in plan order. */
 async function runPlan(
   plan: PlannedRun[],
   jobs: number,
-  run: (r: PlannedRun) => Promise<{ problem?: string }>,
+  setup: { size: number; engine: "node" | "xs" },
   onDone: (done: number, failures: number) => void,
 ): Promise<(string | undefined)[]> {
   const problems: (string | undefined)[] = new Array(plan.length);
-  let next = 0;
   let done = 0;
   let failures = 0;
-  const lane = async (): Promise<void> => {
-    while (next < plan.length) {
-      const i = next++;
-      const r = await run(plan[i]!);
-      problems[i] = r.problem;
-      done++;
-      if (r.problem) failures++;
-      onDone(done, failures);
-    }
+  const finished = (i: number, problem: string | undefined): void => {
+    problems[i] = problem;
+    done++;
+    if (problem) failures++;
+    onDone(done, failures);
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(Math.floor(jobs) || 1, plan.length)) }, lane));
+  const lanes = Math.max(1, Math.min(Math.floor(jobs) || 1, plan.length));
+  if (lanes === 1) {
+    const shared = runSetup(setup);
+    for (let i = 0; i < plan.length; i++) finished(i, (await tortureRun(shared, plan[i]!)).problem);
+    return problems;
+  }
+  const workers: Worker[] = [];
+  let next = 0;
+  try {
+    await Promise.all(
+      Array.from({ length: lanes }, () => new Promise<void>((resolve, reject) => {
+        const worker = laneWorker(setup);
+        workers.push(worker);
+        const feed = (): void => {
+          if (next < plan.length) {
+            const i = next++;
+            worker.postMessage({ i, run: plan[i] });
+          } else worker.postMessage(null);
+        };
+        worker.on("message", (m: LaneResult) => {
+          finished(m.i, m.problem);
+          feed();
+        });
+        worker.once("error", reject);
+        worker.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`torture lane stopped with exit code ${code}`))));
+        feed();
+      })),
+    );
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
   return problems;
+}
+
+/** A worker thread running torture-lane. From the sources (tests, tsx) the thread registers tsx
+ * itself first: Node 20 does not apply the main thread's --import loader to worker threads. */
+function laneWorker(setup: { size: number; engine: "node" | "xs" }): Worker {
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./torture-lane.js", import.meta.url), { workerData: setup });
+  const entry = new URL("./torture-lane.ts", import.meta.url).href;
+  const code = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(code, { eval: true, workerData: setup });
+}
+
+/** A lane's answer for run `i` of the plan. */
+export interface LaneResult {
+  i: number;
+  ops: number;
+  problem?: string;
 }
 
 /** `count` of the operations 1..n, evenly spread (1 and n included), shifted by part
