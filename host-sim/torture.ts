@@ -104,7 +104,7 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
       }
     }
   }
-  const problems = await runPlan(plan, o.jobs ?? (engine === "xs" ? availableParallelism() : 1), { size, engine }, (done, failures) => {
+  const problems = await runPlan(plan, o.jobs ?? (engine === "xs" ? availableParallelism() : 1), setup, (done, failures) => {
     o.onRun?.(done, plan.length);
     o.onProgress?.({ done, total: plan.length, failures, seconds: (performance.now() - t0) / 1000 });
   });
@@ -187,7 +187,7 @@ export interface PlannedRun {
 async function runPlan(
   plan: PlannedRun[],
   jobs: number,
-  setup: { size: number; engine: "node" | "xs" },
+  setup: RunSetup,
   onDone: (done: number, failures: number) => void,
 ): Promise<(string | undefined)[]> {
   const problems: (string | undefined)[] = new Array(plan.length);
@@ -201,8 +201,7 @@ async function runPlan(
   };
   const lanes = Math.max(1, Math.min(Math.floor(jobs) || 1, plan.length));
   if (lanes === 1) {
-    const shared = runSetup(setup);
-    for (let i = 0; i < plan.length; i++) finished(i, (await tortureRun(shared, plan[i]!)).problem);
+    for (let i = 0; i < plan.length; i++) finished(i, (await tortureRun(setup, plan[i]!)).problem);
     return problems;
   }
   const workers: Worker[] = [];
@@ -210,7 +209,7 @@ async function runPlan(
   try {
     await Promise.all(
       Array.from({ length: lanes }, () => new Promise<void>((resolve, reject) => {
-        const worker = laneWorker(setup);
+        const worker = laneWorker({ size: setup.size, engine: setup.engine });
         workers.push(worker);
         const feed = (): void => {
           if (next < plan.length) {
