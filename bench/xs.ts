@@ -120,7 +120,7 @@ const above = result.peakHeapBytes - result.idleHeapBytes;
 process.stderr.write(
   `goals: ratio ${result.ratio} <= 0.05 ${result.ratio <= 0.05 ? "met" : "MISSED"}; ` +
     `peak heap ${(above / 1024).toFixed(1)} KiB above idle <= 32 KiB ${above <= 32 * 1024 ? "met" : "MISSED"}\n` +
-    `run: ${u.stats.deliveries} deliveries, ${u.stats.commands} native calls, ${Math.round(u.stats.wallMs)} ms wall, ` +
+    `run: ${u.stats.deliveries} deliveries, ${u.stats.commands + u.stats.posted} native calls (${u.stats.posted} posted), ${Math.round(u.stats.wallMs)} ms wall, ` +
     `flash ${u.stats.flashBytesWritten} bytes written / ${u.stats.flashBytesRead} read, ${u.stats.digestBytes} bytes digested natively\n` +
     `(slot heap only: ArrayBuffer contents are in XS chunks, which xsnap does not meter)\n`,
 );

@@ -7,7 +7,7 @@ import { imageBuildCommand, parseSize } from "./image-builder.ts";
 import { simUpdate, DEFAULT_SIZE, type SimUpdateOptions, type SimUpdateReport } from "./sim-update.ts";
 import { CUT_MODES, type CutMode } from "./flash/nor-flash.ts";
 import { progressBar } from "./progress.ts";
-import { torture, type Cycle } from "./torture.ts";
+import { torture, tortureProgressLines, type Cycle } from "./torture.ts";
 import { simProtocolUpdate, PROTOCOLS, type Protocol } from "./cloud/sim-protocol.ts";
 import { runCounter, tortureSummary, updateSummary } from "./cli-text.ts";
 import { prepareOutputFile, requireFile } from "./output-path.ts";
@@ -177,13 +177,16 @@ export function program(): Command {
     .addOption(new Option("--engine <engine>", "where the runtime runs").choices(["node", "xs"]).default("node"))
     .option("--cut-points <n>", "a sample of N cut points per cycle and mode instead of every operation", int)
     .option("--seed <n>", "seed", int, 1)
+    .option("--jobs <n>", "runs at a time (default: engine xs one per CPU core, node 1)", int)
     .option("--json", "print one JSON object")
     .action(async (opts) => {
       const cycles: Cycle[] = opts.cycle === "both" ? ["update", "rollback"] : [opts.cycle];
       const counter = !opts.json && process.stderr.isTTY ? runCounter(process.stderr) : undefined;
       const report = await torture({
-        size: opts.size, modes: opts.modes, cycles, seed: opts.seed, engine: opts.engine, cutPoints: opts.cutPoints,
+        size: opts.size, modes: opts.modes, cycles, seed: opts.seed, engine: opts.engine, cutPoints: opts.cutPoints, jobs: opts.jobs || undefined,
         onRun: counter?.onRun,
+        // without a live counter (CI logs, --json): a progress line on stderr now and then
+        onProgress: counter ? undefined : tortureProgressLines((line) => process.stderr.write(`${line}\n`)),
       });
       counter?.end();
       if (opts.json) console.log(JSON.stringify(report));

@@ -6,11 +6,16 @@
 // - a sample of cut points spread over both cycles, in every mode, with second cuts during the
 //   recovery, checked by the same invariants as the full sweep (host-sim/torture.ts);
 // - the same report as on Node for a set of faults, and the same progress events;
-// - seeded random drops and reboots, as the 200-run Node test in resume.test.ts, fewer runs.
+// - seeded random drops and reboots, as the 200-run Node test in resume.test.ts, fewer runs;
+// - runs side by side (--jobs) give the same report, progress counts up to a total known from the
+//   start, and the command prints progress lines when stderr is not a terminal.
 // The named regressions of torture.test.ts run on both engines there.
 
 import test from "ava";
-import { torture } from "../host-sim/torture.ts";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { fileURLToPath } from "node:url";
+import { torture, type TortureProgress } from "../host-sim/torture.ts";
 import { simUpdate, type SimUpdateOptions } from "../host-sim/sim-update.ts";
 import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
@@ -102,4 +107,33 @@ test("xs: seeded random drops and reboots all end on 2.0.0 with the right digest
     }
   }
   t.pass();
+});
+
+test("xs: runs side by side give the same report as one at a time; progress counts to a fixed total", async (t) => {
+  const seen: TortureProgress[] = [];
+  const o = { engine: "xs" as const, size: SIZE, cutPoints: 4, cycles: ["update" as const, "rollback" as const], modes: ["torn-write" as const], secondCutEvery: 2 };
+  const { seconds: s1, ...one } = await torture({ ...o, jobs: 1 });
+  const { seconds: s2, ...two } = await torture({ ...o, jobs: 2, onProgress: (p) => seen.push(p) });
+  t.true(s1 > 0 && s2 > 0);
+  t.deepEqual(two, one);
+  t.is(one.runs, 8);
+  t.deepEqual(seen.map((p) => p.done), [1, 2, 3, 4, 5, 6, 7, 8]);
+  t.true(seen.every((p) => p.total === 8 && p.failures === 0));
+});
+
+test("xs: without a terminal the torture command prints progress lines on stderr, and --json stays one object", async (t) => {
+  const cli = fileURLToPath(new URL("../host-sim/cli.ts", import.meta.url));
+  const script = `const { main } = await import(${JSON.stringify(cli)}); await main(["node", "xs-ota", ...process.argv.slice(1)]);`;
+  const { stdout, stderr } = await promisify(execFile)(
+    process.execPath,
+    ["--import=tsx", "--input-type=module", "-e", script, "--", "sim", "torture", "--engine", "xs", "--cycle", "update", "--cut-points", "2", "--json"],
+    { env: { ...process.env, FORCE_COLOR: "0" } },
+  );
+  const report = JSON.parse(stdout);
+  t.is(report.runs, 6);
+  t.is(stdout.trim().split("\n").length, 1);
+  const lines = stderr.split("\n").filter((l) => l.startsWith("torture: "));
+  t.true(lines.length >= 2, stderr);
+  t.regex(lines[0]!, /^torture: 1\/6 runs, 0 failures, \d+ s(, about .+ left)?$/);
+  t.regex(lines.at(-1)!, /^torture: 6\/6 runs, 0 failures, \d+ s$/);
 });

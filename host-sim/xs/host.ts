@@ -27,8 +27,10 @@ import {
   answerError,
   answerJson,
   answerVoid,
+  decodePosted,
   decodeRequest,
   encodeEvent,
+  type Envelope,
   fromUtf8,
   shimConstantsSource,
   utf8,
@@ -43,7 +45,8 @@ import {
   type XsHttpRequest,
   type XsServices,
 } from "./services.ts";
-import { XsWorker, XsWorkerError, type RunResult } from "./worker.ts";
+import { XsWorker, XsWorkerError, type RunResult, type XsWorkerOptions } from "./worker.ts";
+import { bootKey, findBootSnapshot, makeBootSnapshot, trimHeap } from "./boot-snapshot.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 
 export interface XsPreferenceLimits {
@@ -90,6 +93,11 @@ export interface XsEngineOptions {
    * changes when XS collects; the extra operations are not counted in the other figures.
    * Default false. */
   liveHeap?: boolean;
+  /** How a worker boots: "source" (default) evaluates the shims and the bundle; "snapshot" does
+   * that once per process and starts later workers from a heap snapshot of the result
+   * (boot-snapshot.ts): the same fresh machine, without the evaluation, with a smaller initial
+   * heap that grows on demand. bootMeter is then empty for the restored boots. */
+  bootFrom?: "source" | "snapshot";
   /** Per-operation XS meter limit (xsnap -l). Default 0 = none. */
   meteringLimit?: number;
   /** Wall-clock limit of one xsnap operation (one delivery). Default 60 000 ms. */
@@ -114,9 +122,11 @@ export interface XsRunStats {
   /** XsEngineOptions.liveHeap: largest live heap (slots of 16 bytes) after a collection at the
    * end of a delivery; 0 otherwise. */
   maxLiveHeapCount: number;
-  /** Events delivered (xsnap operations), issueCommand requests from XS. */
+  /** Events delivered (xsnap operations), issueCommand requests from XS, requests posted by XS
+   * (carried by another request or a delivery's answer, protocol.ts). */
   deliveries: number;
   commands: number;
+  posted: number;
   wallMs: number;
   /** Part of wallMs spent in the host's request handlers (services included). */
   hostMs: number;
@@ -237,6 +247,11 @@ function readShim(file: string): string {
   throw new Error(`host-sim xs shim ${file} not found`);
 }
 
+/** A posted request failed (host-side bug or service failure XS cannot be told about). */
+class PostedRequestError extends Error {
+  override name = "PostedRequestError";
+}
+
 function describe(e: unknown): { name: string; message: string; stack?: string } {
   if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
   return { name: "Error", message: String(e) };
@@ -250,6 +265,7 @@ function emptyStats(): XsRunStats {
     maxLiveHeapCount: 0,
     deliveries: 0,
     commands: 0,
+    posted: 0,
     wallMs: 0,
     hostMs: 0,
     clockMs: 0,
@@ -274,7 +290,7 @@ export class XsEngine {
   readonly log: string[] = [];
   /** 1 for the first worker, +1 per reboot. */
   boot = 0;
-  /** Meter of the last boot's shim and bundle evaluation. */
+  /** Meter of the last boot's shim and bundle evaluation (empty when it started from a snapshot). */
   bootMeter: { shims?: RunResult; bundle?: RunResult } = {};
 
   private readonly opts: XsEngineOptions;
@@ -327,14 +343,13 @@ export class XsEngine {
     if (this.worker) await this.worker.kill();
     this.resetBootState();
     this.boot++;
-    const worker = new XsWorker({
+    const options: XsWorkerOptions = {
       name: `${this.opts.name ?? "xs-ota"}-boot${this.boot}`,
       handleCommand: (m) => this.handle(m),
       meteringLimit: this.opts.meteringLimit,
       timeoutMs: this.opts.operationTimeoutMs ?? 60_000,
       onStdout: (line) => this.trace(`${line}\n`),
-    });
-    this.worker = worker;
+    };
     const config = {
       entry: this.opts.entry ?? "main",
       meterShims: !!this.opts.meterShims,
@@ -343,14 +358,40 @@ export class XsEngine {
       config: this.opts.config ?? {},
       omitModules: this.opts.omitModules ?? [],
     };
+    const scripts = [shimSource(config), this.opts.bundleCode];
     this.bootMeter = {};
-    this.bootMeter.shims = await worker.evaluate(shimSource(config));
-    this.bootMeter.bundle = await worker.evaluate(this.opts.bundleCode);
+    if (this.opts.bootFrom === "snapshot") {
+      const key = bootKey(scripts, { meteringLimit: this.opts.meteringLimit ?? 0 });
+      const pending = findBootSnapshot(key);
+      const file = pending && (await pending.catch(() => undefined));
+      if (file) {
+        this.worker = new XsWorker({ ...options, snapshot: file });
+        return;
+      }
+      if (!pending) {
+        // the first boot evaluates the scripts, then writes the snapshot the next boots start from
+        const worker = (this.worker = new XsWorker(options));
+        await makeBootSnapshot(key, async (f) => {
+          await this.evaluateBoot(worker, scripts);
+          await worker.writeSnapshot(f);
+          trimHeap(f);
+        });
+        return;
+      }
+    }
+    const worker = (this.worker = new XsWorker(options));
+    await this.evaluateBoot(worker, scripts);
+  }
+
+  private async evaluateBoot(worker: XsWorker, [shims, bundle]: string[]): Promise<void> {
+    this.bootMeter.shims = await worker.evaluate(shims!);
+    this.bootMeter.bundle = await worker.evaluate(bundle!);
   }
 
   /** Collects garbage in the current worker and returns the live heap (slots of 16 bytes). */
   async liveHeapCount(): Promise<number> {
     const r = await this.xs.command(encodeEvent(EV.COLLECT));
+    this.endOfTurn(r.reply);
     return r.meter.currentHeapCount;
   }
 
@@ -397,6 +438,7 @@ export class XsEngine {
         } finally {
           if (event.kind === EV.HTTP_DATA && event.request !== undefined) this.dataDone(event.request);
         }
+        this.endOfTurn(r.reply);
         this.stats.deliveries++;
         this.stats.commands += r.commands;
         this.stats.compute += r.meter.compute;
@@ -404,6 +446,7 @@ export class XsEngine {
         this.stats.maxAllocate = Math.max(this.stats.maxAllocate, r.meter.allocate);
         if (this.opts.liveHeap && worker.alive) {
           const g = await worker.command(encodeEvent(EV.COLLECT));
+          this.endOfTurn(g.reply);
           this.stats.maxLiveHeapCount = Math.max(this.stats.maxLiveHeapCount, g.meter.currentHeapCount);
         }
       }
@@ -553,10 +596,42 @@ export class XsEngine {
   private handle(message: Uint8Array): Uint8Array | Promise<Uint8Array> {
     const t0 = performance.now();
     try {
-      return this.dispatch(message);
+      const request = decodeRequest(message);
+      if (request.posted.byteLength) this.handlePosted(request.posted);
+      return this.dispatch(request);
     } catch (e) {
       if (e instanceof XsHaltError) return this.halt({ outcome: "halted", reason: e.message });
+      if (e instanceof PostedRequestError) return this.halt({ outcome: "error", error: describe(e) });
       return answerError(e);
+    } finally {
+      this.stats.hostMs += performance.now() - t0;
+    }
+  }
+
+  /** Posted requests (protocol.ts), in order. XS has gone on without an answer, so a failure
+   * other than a halt cannot reach the code that posted it: the run ends with an error. */
+  private handlePosted(bytes: Uint8Array): void {
+    for (const request of decodePosted(bytes)) {
+      this.stats.posted++;
+      try {
+        this.dispatch(request);
+      } catch (e) {
+        if (e instanceof XsHaltError) throw e;
+        throw new PostedRequestError(`posted request ${request.op} failed: ${describe(e).message}`);
+      }
+    }
+  }
+
+  /** Posted requests that came with the answer of a delivery (the end of an XS turn). */
+  private endOfTurn(reply: Uint8Array): void {
+    if (!reply.byteLength) return;
+    const t0 = performance.now();
+    try {
+      this.handlePosted(reply);
+    } catch (e) {
+      if (!this.stop) this.stop = e instanceof XsHaltError ? { outcome: "halted", reason: e.message } : { outcome: "error", error: describe(e) };
+      this.abortRequests();
+      void this.worker?.kill();
     } finally {
       this.stats.hostMs += performance.now() - t0;
     }
@@ -570,8 +645,7 @@ export class XsEngine {
     return new Promise<Uint8Array>(() => undefined);
   }
 
-  private dispatch(message: Uint8Array): Uint8Array | Promise<Uint8Array> {
-    const { op, a, b, c, payload } = decodeRequest(message);
+  private dispatch({ op, a, b, c, payload }: Envelope): Uint8Array | Promise<Uint8Array> {
     switch (op) {
       // -- flash
       case OP.FLASH_READ: {
@@ -730,6 +804,8 @@ export class XsEngine {
       }
       case OP.NET_GET:
         return answerJson(this.services.system?.net?.(fromUtf8(payload)));
+      case OP.FLUSH:
+        return answerVoid();
       default:
         throw new Error(`host-sim: unknown request ${op}`);
     }

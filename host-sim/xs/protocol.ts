@@ -6,7 +6,8 @@
 //   request = payload ++ trailer      event = header ++ payload
 //   header/trailer:
 //     +0   u8    op (an OP value) / kind (an EV value)
-//     +1   3 bytes reserved (0), so the u32 fields are aligned
+//     +1   u24   events: 0. Requests: the length of the posted requests in front of this one
+//                (below); in a posted request, its payload length
 //     +4   u32   a
 //     +8   u32   b
 //     +12  u32   c
@@ -19,6 +20,13 @@
 // payload.buffer.slice(view).transfer(n + 16) plus 16 bytes written through a DataView, so a
 // 4 KiB write costs two memcpys. Events put the header first: XS reads the payload as a view
 // of the event's own ArrayBuffer, with no copy at all.
+//
+// Posted requests (shims/core.js post()): requests whose answer XS does not use and that the
+// host cannot refuse (timer set/clear, digest input) are queued in XS and sent in front of the
+// next request, whose trailer gives their total length, or, when the turn ends first, as the
+// result of the handleCommand operation (worker.ts RunResult.reply). Each is payload ++ trailer
+// with its payload length in trailer bytes 1..3, so they are decoded from the end
+// (decodePosted). The host handles them in order before the request they precede.
 //
 // Answers to requests (the bytes handed back to the blocked issueCommand):
 //
@@ -40,6 +48,7 @@ export const OP = {
   TIME_TICKS: 6, // -> JSON number (ms)
   TIME_SET: 7, // payload: JSON {seconds}
   NET_GET: 8, // payload: UTF-8 name -> JSON value
+  FLUSH: 9, // nothing: carries the posted requests when too many are queued
 
   FLASH_OPEN: 10, // payload: JSON {path, writable} -> JSON {id, size, blockSize}
   FLASH_READ: 11, // a: id, b: offset, c: length -> bytes
@@ -109,18 +118,39 @@ export interface Envelope {
   payload: Uint8Array;
 }
 
-/** Decodes a request from XS (payload ++ trailer). */
-export function decodeRequest(msg: Uint8Array): Envelope {
+/** A request from XS and the posted requests sent in front of it. */
+export interface XsRequest extends Envelope {
+  /** The posted requests (decodePosted), empty when none. */
+  posted: Uint8Array;
+}
+
+function trailerAt(msg: Uint8Array, end: number): { op: number; length: number; a: number; b: number; c: number } {
+  const dv = new DataView(msg.buffer, msg.byteOffset + end - HEADER_SIZE, HEADER_SIZE);
+  const first = dv.getUint32(0, true);
+  return { op: first & 0xff, length: first >>> 8, a: dv.getUint32(4, true), b: dv.getUint32(8, true), c: dv.getUint32(12, true) };
+}
+
+/** Decodes a request from XS ([posted requests] ++ payload ++ trailer). */
+export function decodeRequest(msg: Uint8Array): XsRequest {
   if (msg.byteLength < HEADER_SIZE) throw new Error(`short request (${msg.byteLength} bytes)`);
   const at = msg.byteLength - HEADER_SIZE;
-  const dv = new DataView(msg.buffer, msg.byteOffset + at, HEADER_SIZE);
-  return {
-    op: dv.getUint8(0),
-    a: dv.getUint32(4, true),
-    b: dv.getUint32(8, true),
-    c: dv.getUint32(12, true),
-    payload: msg.subarray(0, at),
-  };
+  const { op, length, a, b, c } = trailerAt(msg, msg.byteLength);
+  if (length > at) throw new Error(`bad request: ${length} bytes of posted requests in ${msg.byteLength}`);
+  return { op, a, b, c, payload: msg.subarray(length, at), posted: msg.subarray(0, length) };
+}
+
+/** Decodes posted requests (each payload ++ trailer with its payload length), in order. */
+export function decodePosted(bytes: Uint8Array): Envelope[] {
+  const out: Envelope[] = [];
+  for (let end = bytes.byteLength; end > 0; ) {
+    if (end < HEADER_SIZE) throw new Error("bad posted requests: short trailer");
+    const { op, length, a, b, c } = trailerAt(bytes, end);
+    const start = end - HEADER_SIZE - length;
+    if (start < 0) throw new Error("bad posted requests: payload length beyond the start");
+    out.push({ op, a, b, c, payload: bytes.subarray(start, end - HEADER_SIZE) });
+    end = start;
+  }
+  return out.reverse();
 }
 
 /** Encodes an event for XS (header ++ payload). */

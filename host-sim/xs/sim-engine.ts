@@ -1,5 +1,6 @@
 // Engine "xs" of `xs-ota sim update`: every power-on of the simulated board is one fresh XS
-// worker (xsnap) that evaluates the runtime bundle (runtime-entry.ts) and runs main(args) once,
+// worker (xsnap) with the runtime bundle (runtime-entry.ts) loaded (from a heap snapshot taken
+// once per process after the bundle was evaluated, boot-snapshot.ts) that runs main(args) once,
 // with the board served through boardServices(). A restart kills the worker inside the call; the
 // next power-on boots a new worker on the same flash.
 
@@ -23,6 +24,7 @@ export class XsBoardEngine {
       bundleCode: await xsRuntimeBundle(),
       services: boardServices(board, http),
       name: "xs-ota-sim",
+      bootFrom: "snapshot",
       onTrace: (text) => self.trace(text),
     });
     return self;

@@ -7,6 +7,7 @@
 //   host -> worker   `e<js source>`   evaluate as a script (global eval); result is the reply
 //                    `?<bytes>`       call globalThis.handleCommand(ArrayBuffer); result is the reply
 //                    `s<path>`        run a program file; `m<path>` import a module file
+//                    `w<path>`        write a heap snapshot (a new worker starts from it with -r)
 //                    `R`              ready check; `q` quit
 //                    `/<bytes>`       answer to the worker's pending issueCommand
 //   worker -> host   `?<bytes>`       XS called issueCommand(ArrayBuffer): XS is blocked until the
@@ -99,6 +100,9 @@ export interface XsWorkerOptions {
   debug?: boolean;
   /** Explicit path of the xsnap-worker binary. */
   binPath?: string;
+  /** Start from this heap snapshot (xsnap `-r`, written by writeSnapshot()) instead of an empty
+   * machine. */
+  snapshot?: string;
 }
 
 /** Locates the xsnap-worker binary built by `npm install @agoric/xsnap`. */
@@ -159,6 +163,7 @@ export class XsWorker {
     const args = [this.name.replace(/^-+/, "")];
     if (options.meteringLimit) args.push("-l", String(Math.floor(options.meteringLimit)));
     if (options.parserBufferKiB) args.push("-s", String(Math.floor(options.parserBufferKiB)));
+    if (options.snapshot) args.push("-r", options.snapshot);
     this.proc = spawn(bin, args, {
       stdio: ["ignore", "pipe", "pipe", "pipe", "pipe", "ignore", "ignore", "ignore", "ignore"],
     });
@@ -252,6 +257,12 @@ export class XsWorker {
     return this.enqueue(() => [Buffer.from("m"), Buffer.from(file, "utf8")]);
   }
 
+  /** Writes the machine's heap to `file` (xsnap `w`); a worker started with `snapshot: file`
+   * begins in this state. Resolves once the file is complete. */
+  writeSnapshot(file: string): Promise<RunResult> {
+    return this.enqueue(() => [Buffer.from("w"), Buffer.from(file, "utf8")]);
+  }
+
   /** Asks the worker to quit after pending operations; kills it if it does not exit in time. */
   async close(graceMs = 2000): Promise<void> {
     if (this.exitInfo) return;
@@ -270,6 +281,7 @@ export class XsWorker {
   async kill(): Promise<void> {
     if (this.exitInfo) return;
     this.closing = true;
+    this.setRef(true); // the exit is awaited: an unref'd process would let Node quit first
     this.proc.kill("SIGKILL");
     await this.exitPromise;
   }

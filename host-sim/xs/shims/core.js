@@ -97,9 +97,11 @@ function bytesOf(buffer, what) {
 const scratch = new ArrayBuffer(HEADER_SIZE);
 const canTransfer = typeof ArrayBuffer.prototype.transfer === "function";
 
-function envelope(op, a, b, c, payload) {
+/** `length` goes to trailer bytes 1..3 (protocol.ts): the posted requests before a request, or
+ * the payload length of a posted request. A posted request never shares `scratch`. */
+function envelope(op, a, b, c, payload, length = 0, own = false) {
   const n = payload ? payload.byteLength : 0;
-  let buffer = scratch;
+  let buffer = own ? new ArrayBuffer(HEADER_SIZE) : scratch;
   if (n) {
     const source = payload.buffer;
     if (canTransfer && source instanceof ArrayBuffer) buffer = source.slice(payload.byteOffset, payload.byteOffset + n).transfer(n + HEADER_SIZE);
@@ -109,7 +111,7 @@ function envelope(op, a, b, c, payload) {
     }
   }
   const dv = new DataView(buffer, n, HEADER_SIZE);
-  dv.setUint8(0, op);
+  dv.setUint32(0, (op | (length << 8)) >>> 0, true);
   dv.setUint32(4, a >>> 0, true);
   dv.setUint32(8, b >>> 0, true);
   dv.setUint32(12, c >>> 0, true);
@@ -127,9 +129,44 @@ function errorFrom(payload) {
   return new C(info.message);
 }
 
+// Posted requests: requests whose answer XS does not use and that the host cannot refuse (timer
+// set/clear, digest input and reset) wait here and travel in front of the next request, or at the
+// end of the turn as the operation's result (handleCommand below): one pipe round trip for many.
+// The host handles them in order before that request, so it sees the same sequence of requests,
+// at the same points of the run, as if each had been sent alone; nothing XS does in between
+// reaches the host first. trace() is not posted: its line must reach the host even when XS dies
+// right after it.
+const posted = [];
+let postedBytes = 0;
+const POSTED_LIMIT = 256 * 1024; // flush beyond this; keeps lengths within trailer bytes 1..3
+
+function post(op, a = 0, b = 0, c = 0, payload) {
+  const n = payload ? payload.byteLength : 0;
+  if (n >= POSTED_LIMIT) return void call(op, a, b, c, payload);
+  const buffer = envelope(op, a, b, c, payload, n, true);
+  posted.push(buffer);
+  postedBytes += buffer.byteLength;
+  if (postedBytes >= POSTED_LIMIT) call(OP.FLUSH);
+}
+
+/** The posted requests as one buffer (and the queue emptied), or undefined. */
+function takePosted() {
+  if (!posted.length) return undefined;
+  const first = posted[0];
+  const out = posted.length === 1 ? first : first.concat(...posted.slice(1));
+  posted.length = 0;
+  postedBytes = 0;
+  return out;
+}
+
 /** Sends a request; returns the answer (ArrayBuffer for bytes, a value for JSON, undefined). */
 function call(op, a = 0, b = 0, c = 0, payload) {
-  const answer = xsIssueCommand(envelope(op, a, b, c, payload));
+  let request;
+  if (posted.length) {
+    const before = takePosted();
+    request = before.concat(envelope(op, a, b, c, payload, before.byteLength));
+  } else request = envelope(op, a, b, c, payload);
+  const answer = xsIssueCommand(request);
   const status = new DataView(answer).getUint8(0);
   if (status === ST.BYTES) return answer.slice(1);
   if (status === ST.VOID) return undefined;
@@ -205,6 +242,14 @@ Object.defineProperty(globalThis, "handleCommand", {
     } finally {
       resume();
     }
+    return endOfTurn;
+  },
+});
+// xsnap reads `result` of handleCommand's value once the promise jobs have run: the requests
+// posted during the whole turn go to the host with the operation's answer.
+const endOfTurn = Object.freeze({
+  get result() {
+    return takePosted();
   },
 });
 

@@ -50,13 +50,13 @@ class Digest {
   }
   write(data) {
     const bytes = typeof data === "string" ? utf8(data) : bytesOf(data);
-    call(OP.DIGEST_WRITE, digestState(this).id, 0, 0, bytes);
+    post(OP.DIGEST_WRITE, digestState(this).id, 0, 0, bytes);
   }
   close(more) {
     return call(OP.DIGEST_CLOSE, digestState(this).id, more ? 1 : 0);
   }
   reset() {
-    call(OP.DIGEST_RESET, digestState(this).id);
+    post(OP.DIGEST_RESET, digestState(this).id);
   }
   get blockSize() {
     return digestState(this).blockSize;

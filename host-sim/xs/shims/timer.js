@@ -22,7 +22,7 @@ function timerArm(id, initial, repeat) {
   const entry = timers.get(id);
   entry.repeat = repeat;
   entry.state = "armed";
-  call(OP.TIMER_SET, id, Math.max(0, toInteger(initial)), Math.max(0, toInteger(repeat)));
+  post(OP.TIMER_SET, id, Math.max(0, toInteger(initial)), Math.max(0, toInteger(repeat)));
 }
 
 class Timer {
@@ -43,7 +43,7 @@ class Timer {
     if (id === undefined || !timers.has(id)) throw new Error("timer cleared");
     if (initial === undefined) {
       timers.get(id).state = "idle";
-      call(OP.TIMER_CLEAR, id);
+      post(OP.TIMER_CLEAR, id);
       return;
     }
     timerArm(id, initial, repeat ?? 0);
@@ -54,7 +54,7 @@ class Timer {
     if (id === undefined) throw new TypeError("not a timer");
     if (!timers.has(id)) return;
     timers.delete(id);
-    call(OP.TIMER_CLEAR, id);
+    post(OP.TIMER_CLEAR, id);
   }
   static delay(ms) {
     call(OP.TIMER_DELAY, Math.max(0, toInteger(ms)));
