@@ -14,6 +14,7 @@ import { prepareOutputFile, requireFile } from "./output-path.ts";
 import { inspectBoard, formatBoard } from "./board-show.ts";
 import { SimBoard } from "./board.ts";
 import { profile } from "./boards/profiles.ts";
+import { IMAGE_FORMATS, formatImageVerify, parseKeyDigest, readKeyFile, verifyImage, type ImageFormatChoice } from "./image-verify.ts";
 
 /** The package's version, from the package.json above this file (host-sim/ or dist/host-sim/). */
 export function packageVersion(): string {
@@ -57,6 +58,10 @@ function int(v: string): number {
   return n;
 }
 
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
 function intList(v: string): number[] {
   return v.split(",").filter((x) => x !== "").map(int);
 }
@@ -98,18 +103,40 @@ export function program(): Command {
     process.stdout.write(showPartitionsCommand(i));
   });
 
-  cli.command("image").description("test firmware").command("build")
+  const image = cli.command("image").description("test firmware: build and verify images");
+  image.command("build")
     .description("build a valid ESP32 app image with deterministic content")
     .requiredOption("--version <v>", "version in esp_app_desc")
     .option("--size <size>", "total size (e.g. 1MiB, 64KiB)", "1MiB")
     .option("--build <n>", "variant of the same version", int, 1)
     .option("--secure-version <n>", "esp_app_desc secure_version", int, 0)
     .option("--trailing <n>", "bytes appended after the image (an offer of any byte size)", int, 0)
+    .option("--sign <key.pem>", "append a Secure Boot V2 signature sector signed with this private key (RSA-3072, ECDSA P-256/P-384), as espsecure sign-data --version 2; repeatable, up to 3", collect)
     .requiredOption("-o, --out <file>", "output file (missing folders are created)")
-    .action((opts: { version: string; size: string; build: number; secureVersion: number; trailing: number; out: string }) => {
+    .action((opts: { version: string; size: string; build: number; secureVersion: number; trailing: number; sign?: string[]; out: string }) => {
       prepareOutputFile(opts.out, "--out");
-      const r = imageBuildCommand({ version: opts.version, size: opts.size, out: opts.out, build: opts.build, secureVersion: opts.secureVersion, trailing: opts.trailing });
-      console.log(`wrote ${r.out}: ${r.size} bytes, sha256 ${r.sha256}`);
+      const r = imageBuildCommand({ version: opts.version, size: opts.size, out: opts.out, build: opts.build, secureVersion: opts.secureVersion, trailing: opts.trailing, sign: opts.sign });
+      const keys = opts.sign ?? [];
+      const signed = keys.length ? ` (signed: ${keys.length} Secure Boot V2 block${keys.length > 1 ? "s" : ""})` : "";
+      console.log(`wrote ${r.out}: ${r.size} bytes${signed}, sha256 ${r.sha256}`);
+    });
+  image.command("verify <file>")
+    .description("check an ESP app image (structure, appended SHA-256, Secure Boot V2 signatures) or an MCUboot image (hash, KEYHASH, signatures, SEC_CNT) with the code the device runs; exit 0 valid, 1 not, 2 bad usage")
+    .option("--key <file>", "a trusted key: PEM public or private key, or DER SubjectPublicKeyInfo; repeatable", collect)
+    .option("--key-digest <hex>", "a trusted Secure Boot V2 key digest (the eFuse value, 64 hex digits; ESP only); repeatable", collect)
+    .addOption(new Option("--format <format>", "image format (auto: by magic)").choices(IMAGE_FORMATS as string[]).default("auto"))
+    .option("--min-security-counter <n>", "refuse a security counter below N (ESP secure_version, MCUboot SEC_CNT)", int)
+    .option("--json", "print one JSON object")
+    .action((file: string, opts: { key?: string[]; keyDigest?: string[]; format: ImageFormatChoice; minSecurityCounter?: number; json?: boolean }) => {
+      requireFile(file, "image");
+      const report = verifyImage(new Uint8Array(fs.readFileSync(file)), {
+        format: opts.format,
+        keys: (opts.key ?? []).map((name) => ({ name, key: readKeyFile(name) })),
+        keyDigests: (opts.keyDigest ?? []).map(parseKeyDigest),
+        minSecurityCounter: opts.minSecurityCounter,
+      });
+      console.log(opts.json ? JSON.stringify(report) : formatImageVerify(file, report));
+      process.exitCode = report.valid ? 0 : 1;
     });
 
   const sim = cli.command("sim").description("simulated boards");

@@ -3,7 +3,7 @@
 // esp_app_desc_t, DRAM, IRAM, IROM), XOR checksum block, appended SHA-256.
 
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { APP_DESC_OFF_APP_ELF_SHA256, APP_DESC_OFF_MMU_PAGE_SIZE, encodeAppDesc } from "../src/image/esp-app-desc.ts";
 import {
   ESP_APPENDED_HASH_SIZE,
@@ -21,6 +21,15 @@ import {
 } from "../src/image/esp-app-image.ts";
 import { ESP_CHIP_ID } from "../src/image/esp-chip.ts";
 import { writeU16LE, writeU32LE } from "../src/util/bytes.ts";
+import { loadSbv2SigningKey, sbv2SignImage } from "./sbv2-sign.ts";
+
+function readKeyText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    throw new Error(`--sign ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : e instanceof Error ? e.message : String(e)}`);
+  }
+}
 
 export interface TestImageOptions {
   version: string;
@@ -169,6 +178,8 @@ export interface ImageBuildOptions {
   minChipRevFull?: number;
   maxChipRevFull?: number;
   entryAddr?: number;
+  /** Private key files: append a Secure Boot V2 signature sector (`--sign`, up to 3). */
+  sign?: readonly string[];
 }
 
 /** CLI glue for `xs-ota image build`: builds the image and writes it to `out`. */
@@ -185,6 +196,8 @@ export function imageBuildCommand(opts: ImageBuildOptions): { out: string; size:
     maxChipRevFull: opts.maxChipRevFull,
     entryAddr: opts.entryAddr,
   });
-  writeFileSync(opts.out, image);
-  return { out: opts.out, size: image.length, sha256: createHash("sha256").update(image).digest("hex") };
+  const keys = (opts.sign ?? []).map((file) => loadSbv2SigningKey(readKeyText(file), `--sign ${file}`));
+  const out = keys.length ? sbv2SignImage(image, keys).signed : image;
+  writeFileSync(opts.out, out);
+  return { out: opts.out, size: out.length, sha256: createHash("sha256").update(out).digest("hex") };
 }

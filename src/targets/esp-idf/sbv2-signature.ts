@@ -24,28 +24,29 @@ export const SBV2_MAGIC = 0xe7;
 export const SBV2_VERSION_RSA = 0x02;
 export const SBV2_VERSION_ECDSA = 0x03;
 
+// Block offsets, exported for the host-side signer (host-sim/sbv2-sign.ts) that writes blocks.
 // Common header (§2.3, §2.4)
-const OFF_MAGIC = 0;
-const OFF_VERSION = 1;
-const OFF_SHA_VERSION = 2; // ECDSA: 0 = SHA-256 (P-192/P-256), 1 = SHA-384 (P-384)
-const OFF_IMAGE_DIGEST = 4;
+export const OFF_MAGIC = 0;
+export const OFF_VERSION = 1;
+export const OFF_SHA_VERSION = 2; // ECDSA: 0 = SHA-256 (P-192/P-256), 1 = SHA-384 (P-384)
+export const OFF_IMAGE_DIGEST = 4;
 /** CRC-32 (zlib) of block bytes [0, 1196), stored LE at 1196 (CRC_SIGN_BLOCK_LEN). */
-const CRC_LEN = 1196;
-const OFF_CRC = 1196;
+export const CRC_LEN = 1196;
+export const OFF_CRC = 1196;
 
 // RSA-3072 block, version 2 (§2.3)
-const RSA_BYTES = 384;
+export const RSA_BYTES = 384;
 const RSA_OFF_N = 36;
 const RSA_OFF_E = 420;
 const RSA_OFF_RINV = 424;
 const RSA_OFF_MPRIME = 808;
-const RSA_OFF_SIG = 812;
+export const RSA_OFF_SIG = 812;
 /** Key digest input: n ‖ e ‖ R̃ ‖ M′ = block[36, 812) (§2.6). */
 const RSA_KEY_START = RSA_OFF_N;
 const RSA_KEY_END = RSA_OFF_SIG;
 
 // ECDSA block, version 3 (§2.4): [curve id, X, Y, r, s] at these offsets per digest size
-interface EcdsaLayout {
+export interface EcdsaLayout {
   curve: EcdsaCurve;
   curveId: number;
   digestSize: number;
@@ -54,8 +55,8 @@ interface EcdsaLayout {
   offPoint: number;
   offSig: number;
 }
-const ECDSA_P256: EcdsaLayout = Object.freeze({ curve: "p256", curveId: 2, digestSize: 32, size: 32, offCurve: 36, offPoint: 37, offSig: 101 });
-const ECDSA_P384: EcdsaLayout = Object.freeze({ curve: "p384", curveId: 3, digestSize: 48, size: 48, offCurve: 52, offPoint: 53, offSig: 149 });
+export const ECDSA_P256: EcdsaLayout = Object.freeze({ curve: "p256", curveId: 2, digestSize: 32, size: 32, offCurve: 36, offPoint: 37, offSig: 101 });
+export const ECDSA_P384: EcdsaLayout = Object.freeze({ curve: "p384", curveId: 3, digestSize: 48, size: 48, offCurve: 52, offPoint: 53, offSig: 149 });
 /** Curve id 1 (P-192): not supported here (Moddable has no P-192; signatures.md §3). */
 const CURVE_ID_P192 = 1;
 
@@ -123,11 +124,12 @@ export function parseSignatureSector(sector: Uint8Array, digests: DigestPort, ma
 }
 
 /**
- * The eFuse key digest of a public key, as `espsecure digest-sbv2-public-key` computes it: for
- * RSA-3072 over n ‖ e ‖ R̃ ‖ M′ (little-endian, R̃ = 2^6144 mod n, M′ = -n⁻¹ mod 2^32); for ECDSA
- * over curve id ‖ X ‖ Y (little-endian).
+ * The key fields of a block for a public key, and where they start in the block: for RSA-3072
+ * n ‖ e ‖ R̃ ‖ M′ (little-endian, R̃ = 2^6144 mod n, M′ = -n⁻¹ mod 2^32) at 36; for ECDSA
+ * curve id ‖ X ‖ Y (little-endian) at 36 (P-256) or 52 (P-384). These bytes are the key digest's
+ * input (§2.6). Throws OtaError(VerifyFailed) for a key that is not an SBv2 scheme.
  */
-export function sbv2KeyDigest(key: PublicKey, digests: DigestPort): Uint8Array {
+export function sbv2KeyFields(key: PublicKey): { offset: number; bytes: Uint8Array } {
   if (key.kind === "rsa") {
     if (key.modulus.length !== RSA_BYTES) throw new OtaError(ErrorCode.VerifyFailed, `SBv2: RSA key of ${key.modulus.length * 8} bits, need 3072`);
     const n = bigFromLE(reversed(key.modulus));
@@ -138,7 +140,7 @@ export function sbv2KeyDigest(key: PublicKey, digests: DigestPort): Uint8Array {
     writeU32LE(fields, RSA_OFF_E - RSA_KEY_START, key.exponent);
     fields.set(bigToLE(rinv, RSA_BYTES), RSA_OFF_RINV - RSA_KEY_START);
     writeU32LE(fields, RSA_OFF_MPRIME - RSA_KEY_START, Number(mprime));
-    return sha256(digests, fields);
+    return { offset: RSA_KEY_START, bytes: fields };
   }
   if (key.kind === "ecdsa") {
     const layout = key.curve === "p256" ? ECDSA_P256 : ECDSA_P384;
@@ -146,9 +148,17 @@ export function sbv2KeyDigest(key: PublicKey, digests: DigestPort): Uint8Array {
     fields[0] = layout.curveId;
     fields.set(reversed(key.point.subarray(1, 1 + layout.size)), 1);
     fields.set(reversed(key.point.subarray(1 + layout.size)), 1 + layout.size);
-    return sha256(digests, fields);
+    return { offset: layout.offCurve, bytes: fields };
   }
   throw new OtaError(ErrorCode.VerifyFailed, "SBv2: Ed25519 keys are not a Secure Boot V2 scheme");
+}
+
+/**
+ * The eFuse key digest of a public key, as `espsecure digest-sbv2-public-key` computes it: the
+ * SHA-256 of its block key fields (sbv2KeyFields).
+ */
+export function sbv2KeyDigest(key: PublicKey, digests: DigestPort): Uint8Array {
+  return sha256(digests, sbv2KeyFields(key).bytes);
 }
 
 export interface Sbv2VerifyOptions {
@@ -160,6 +170,8 @@ export interface Sbv2VerifyOptions {
   keyDigestLength?: number;
   /** Signature blocks the chip reads: 3, or 1 (ESP32-C2, ESP32 ECO3, SIGNED_ON_UPDATE_NO_SECURE_BOOT). */
   maxBlocks?: number;
+  /** Check every block instead of stopping at the first that verifies (reporting tools). */
+  checkAll?: boolean;
 }
 
 export interface Sbv2SignatureResult {
@@ -266,9 +278,10 @@ export function verifySbv2Image(
         sig.reason = "signature does not verify";
         continue;
       }
+      if (result.verifiedBlock !== undefined) continue;
       result.verifiedBlock = b.index;
       result.imageDigest = toHex(digest);
-      break; // the first success ends the search, as in IDF
+      if (!options.checkAll) break; // the first success ends the search, as in IDF
     }
   } catch (e) {
     if (!(e instanceof OtaError)) throw e;
