@@ -1,5 +1,6 @@
 // The CLI tests run bin/xs-ota.js, which imports the compiled host shim in dist/. It is compiled
-// again here (tsc -p tsconfig.build.json) when it is missing or older than src/ or host-sim/, and
+// again here (tsc -p tsconfig.build.json) when it is missing or older than src/ or host-sim/, its
+// assets are copied (scripts/copy-assets.mjs), and
 // the XS runtime bundle is rebuilt when stale, so the tests never run a stale CLI.
 
 import { execFileSync } from "node:child_process";
@@ -7,6 +8,8 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { xsRuntimeBundle } from "../../host-sim/xs/runtime-bundle.ts";
+// @ts-expect-error: a plain ES module without declarations
+import { copyAssets } from "../../scripts/copy-assets.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CLI_JS = path.join(ROOT, "dist", "host-sim", "cli.js");
@@ -27,5 +30,6 @@ export async function ensureDistCli(): Promise<void> {
     const tsc = path.join(ROOT, "node_modules", "typescript", "bin", "tsc");
     execFileSync(process.execPath, [tsc, "-p", path.join(ROOT, "tsconfig.build.json")], { cwd: ROOT, stdio: "inherit" });
   }
+  copyAssets();
   await xsRuntimeBundle();
 }
