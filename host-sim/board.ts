@@ -4,7 +4,7 @@
 
 import * as fs from "node:fs";
 import type { Platform, HttpPort, KeyValuePort, LogPort } from "../src/ports.ts";
-import { serializePartitionTable, findPartition, type PartitionEntry, parsePartitionTable, PARTITION_TABLE_MAX_LEN } from "../src/flash/partition-table.ts";
+import { serializePartitionTable, findPartition, type PartitionEntry, parsePartitionTable, PARTITION_TABLE_MAX_LEN } from "../src/targets/esp-idf/partition-table.ts";
 import { NorFlash, type CutPlan } from "./flash/nor-flash.ts";
 import { chipGeometry, partitionsCsv, type BoardProfile } from "./boards/profiles.ts";
 import { csvToEntries } from "./partitions-csv.ts";

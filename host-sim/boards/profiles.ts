@@ -3,14 +3,14 @@
 import * as fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { ChipInfo, Sector } from "../../src/ports.ts";
-import { ESP_CHIP_ID } from "../../src/image/esp-chip.ts";
+import { ESP_CHIP_ID } from "../../src/targets/esp-idf/esp-chip.ts";
 import type { ChipGeometry } from "../flash/nor-flash.ts";
 
 export interface BoardProfile {
   name: string;
   /** The chip: esp_chip_id_t and revision major * 100 + minor (efuse_hal_chip_revision()). The
    * runtime refuses images for another chip or revision; so does the simulated bootloader. */
-  chip: Required<ChipInfo>;
+  chip: Required<Omit<ChipInfo, "secureBootKeyDigests">>;
   flashSize: number;
   /** Uniform erase sector size (a sector map may replace it for non-uniform parts). */
   sectorSize: number;
