@@ -276,7 +276,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     const args: RuntimeArgs = {
       layout: board.entries.map((e) => ({ label: e.label, type: e.type, subtype: e.subtype, address: e.address, size: e.size })),
       runningSlot: boot.slot,
-      chip: board.profile.chip,
+      chip: board.chip(),
       offer,
       settledVersion,
       failSelfTest: o.failSelfTest === true,
