@@ -73,3 +73,22 @@ test("src/agent/ imports no ESP-IDF format or boot control, only the default tar
     t.notRegex(source, /EspBootControl|OtaState|checkEspImage|AppDesc|OTA_SUBTYPE/, file);
   }
 });
+
+test("a target that settles at boot (dual bank) makes boot() restart before anything else", async (t) => {
+  const board = SimBoard.create(profile("esp32-4mb"), buildTestImage({ version: "1.0.0", size: 64 * 1024 }));
+  t.teardown(() => board.flash.close());
+  board.boot();
+  const platform = board.platform(nodeHttp, new NodeClock(1));
+  const calls: string[] = [];
+  const target = recording(platform, calls);
+  let settles = 0;
+  target.settleAtBoot = () => ++settles === 1;
+  const agent = new Agent({ platform, target });
+  t.like(await agent.boot(), { version: "1.0.0", slot: "ota_0" });
+  t.true(board.restartRequested);
+  board.restartRequested = false;
+  t.like(await agent.boot(), { version: "1.0.0", slot: "ota_0", imageState: "valid" });
+  t.false(board.restartRequested);
+  t.is(settles, 2);
+  t.deepEqual(calls, []);
+});

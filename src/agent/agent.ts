@@ -128,6 +128,12 @@ export class Agent {
   /** Settles what the last restart left: trial boot, staged or interrupted update. */
   async boot(): Promise<BootReport> {
     const target = this.bootTarget;
+    if (target.settleAtBoot?.()) {
+      const report: BootReport = { version: this.runningVersion(), slot: this.running().label, imageState: target.runningState().name };
+      this.log("info", `boot: the ${target.kind} target changed what boots next; restarting`);
+      this.p.system.restart();
+      return report;
+    }
     const running = this.running();
     const version = this.runningVersion();
     let state = target.runningState();

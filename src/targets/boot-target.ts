@@ -100,8 +100,8 @@ export interface BootTarget {
 
   /** Before the first byte of an image is written into `slot` (nextSlot()): no boot record may
    * select it any more, so that a partly written slot is never booted (ESP-IDF >= 5.5
-   * esp_ota_begin; MCUboot: the trailer is erased with the slot; dual bank: nothing selects the
-   * other bank). The running image stays selected. */
+   * esp_ota_begin; MCUboot: the secondary's trailer is erased, so that boot_set_pending finds it
+   * erased; dual bank: nothing selects the other bank). The running image stays selected. */
   releaseSlot(slot: string): void;
   /** After checkImage(): the next reset boots the image in `slot` (the slot it was written to,
    * nextSlot() when it was) once, on trial, and the bootloader reverts if it is not confirmed
@@ -118,4 +118,9 @@ export interface BootTarget {
   /** Whether markInvalid() and a reset would boot another image (a previous image exists and the
    * bootloader would choose it). */
   rollbackPossible(): boolean;
+  /** Optional: what a bootloader does at reset that this target's hardware does not (STM32 dual
+   * bank: abandon a trial that was not confirmed before the reset, finish a bank swap a cut
+   * interrupted). boot() calls it first; true: the boot selection changed and the device must
+   * restart now. ESP-IDF and MCUboot do all of it in their bootloaders and leave it out. */
+  settleAtBoot?(): boolean;
 }
