@@ -4,7 +4,7 @@ import { simUpdate } from "../host-sim/sim-update.ts";
 import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
-import { findPartition } from "../src/flash/partition-table.ts";
+import { findPartition } from "../src/targets/esp-idf/partition-table.ts";
 
 const size = 1024 * 1024;
 const board = SimBoard.create(profile("esp32-4mb"), buildTestImage({ version: "1.0.0", size: 64 * 1024 }));

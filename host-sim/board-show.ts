@@ -2,10 +2,10 @@
 // own parsers (partition table, otadata, journal, app image, the simulated bootloader); no format
 // is decoded here. The file is never written: the bootloader's choice is computed on a copy.
 
-import { findOtaSlots, findOtadata, type PartitionEntry } from "../src/flash/partition-table.ts";
-import { decodeEntry, entryOffset, selectActive, slotOfSeq, stateName, OTA_ENTRY_SIZE, OTA_SEQ_ERASED } from "../src/boot/esp-otadata.ts";
+import { findOtaSlots, findOtadata, type PartitionEntry } from "../src/targets/esp-idf/partition-table.ts";
+import { decodeEntry, entryOffset, selectActive, slotOfSeq, stateName, OTA_ENTRY_SIZE, OTA_SEQ_ERASED } from "../src/targets/esp-idf/esp-otadata.ts";
 import { Journal } from "../src/agent/journal.ts";
-import { checkEspImage, peekAppDesc } from "../src/image/esp-app-image.ts";
+import { checkEspImage, peekAppDesc } from "../src/targets/esp-idf/esp-app-image.ts";
 import { OtaError } from "../src/errors.ts";
 import { bootEsp, NoBootableImage, type BootOutcome } from "./bootloader/esp-idf.ts";
 import { NorFlash } from "./flash/nor-flash.ts";

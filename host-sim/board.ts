@@ -3,12 +3,13 @@
 // platform (ports) the runtime sees while it runs.
 
 import * as fs from "node:fs";
-import type { Platform, HttpPort, KeyValuePort, LogPort } from "../src/ports.ts";
-import { serializePartitionTable, findPartition, type PartitionEntry, parsePartitionTable, PARTITION_TABLE_MAX_LEN } from "../src/flash/partition-table.ts";
+import type { ChipInfo, Platform, HttpPort, KeyValuePort, LogPort } from "../src/ports.ts";
+import { serializePartitionTable, findPartition, type PartitionEntry, parsePartitionTable, PARTITION_TABLE_MAX_LEN } from "../src/targets/esp-idf/partition-table.ts";
 import { NorFlash, type CutPlan } from "./flash/nor-flash.ts";
 import { chipGeometry, partitionsCsv, type BoardProfile } from "./boards/profiles.ts";
 import { csvToEntries } from "./partitions-csv.ts";
 import { nodeDigests } from "./node-digests.ts";
+import { nodeSignatures } from "./node-signatures.ts";
 import { bootEsp, type BootOutcome, type BootloaderOptions } from "./bootloader/esp-idf.ts";
 import { NodeClock } from "./node-clock.ts";
 
@@ -26,6 +27,9 @@ export class SimBoard {
   restartRequested = false;
   readonly kvStore = new Map<string, Uint8Array>();
   readings: BoardReadings = { battery: 90, rssi: -60 };
+  /** Secure Boot V2 key digests in the simulated eFuse (hex, ChipInfo.secureBootKeyDigests):
+   * non-empty, the runtime installs only images signed with one of these keys. */
+  secureBootKeyDigests: string[] = [];
 
   private constructor(profile: BoardProfile, flash: NorFlash) {
     this.profile = profile;
@@ -85,6 +89,13 @@ export class SimBoard {
     return this.flash.partition(e.label, e.address, e.size);
   }
 
+  /** The chip the runtime is told it runs on: the profile's, with the board's eFuse key digests. */
+  chip(): ChipInfo {
+    const chip: ChipInfo = { ...this.profile.chip };
+    if (this.secureBootKeyDigests.length > 0) chip.secureBootKeyDigests = [...this.secureBootKeyDigests];
+    return chip;
+  }
+
   /** The ports the runtime sees during one power-on. */
   platform(http: HttpPort, clock: NodeClock, log?: LogPort): Platform {
     const kv: KeyValuePort = {
@@ -93,7 +104,7 @@ export class SimBoard {
       delete: (k) => void this.kvStore.delete(k),
     };
     return {
-      chip: { ...this.profile.chip },
+      chip: this.chip(),
       partitions: {
         list: () => this.entries.map((e) => ({ label: e.label, type: e.type, subtype: e.subtype, address: e.address, size: e.size })),
         open: (label) => this.partition(label),
@@ -103,6 +114,7 @@ export class SimBoard {
       http,
       clock,
       digests: nodeDigests,
+      signatures: nodeSignatures,
       system: {
         restart: () => {
           this.restartRequested = true;

@@ -4,7 +4,7 @@
 
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { APP_DESC_OFF_APP_ELF_SHA256, APP_DESC_OFF_MMU_PAGE_SIZE, encodeAppDesc } from "../src/image/esp-app-desc.ts";
+import { APP_DESC_OFF_APP_ELF_SHA256, APP_DESC_OFF_MMU_PAGE_SIZE, encodeAppDesc } from "../src/targets/esp-idf/esp-app-desc.ts";
 import {
   ESP_APPENDED_HASH_SIZE,
   ESP_CHECKSUM_SEED,
@@ -18,8 +18,8 @@ import {
   ESP_IMAGE_MAGIC,
   ESP_SEGMENT_HEADER_SIZE,
   checksumBlockLength,
-} from "../src/image/esp-app-image.ts";
-import { ESP_CHIP_ID } from "../src/image/esp-chip.ts";
+} from "../src/targets/esp-idf/esp-app-image.ts";
+import { ESP_CHIP_ID } from "../src/targets/esp-idf/esp-chip.ts";
 import { writeU16LE, writeU32LE } from "../src/util/bytes.ts";
 import { loadSbv2SigningKey, sbv2SignImage } from "./sbv2-sign.ts";
 
@@ -42,7 +42,7 @@ export interface TestImageOptions {
   /** Bytes appended after the image (an offer of any byte size: the digests cover them, the
    * image walk ends before them). Deterministic, never the erased value 0xFF. Default 0. */
   trailing?: number;
-  /** Header chip fields (esp_image_header_t, src/image/esp-chip.ts): chip_id (default 0x0000,
+  /** Header chip fields (esp_image_header_t, src/targets/esp-idf/esp-chip.ts): chip_id (default 0x0000,
    * ESP32), min_chip_rev_full (default 0) and max_chip_rev_full (default 399, v3.99). */
   chipId?: number;
   minChipRevFull?: number;

@@ -18,7 +18,7 @@ import { createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parseSpki, type PublicKey } from "../src/crypto/public-key.ts";
 import { OtaError } from "../src/errors.ts";
-import { ESP_IMAGE_MAGIC, checkEspImage, type EspImageInfo } from "../src/image/esp-app-image.ts";
+import { ESP_IMAGE_MAGIC, checkEspImage, type EspImageInfo } from "../src/targets/esp-idf/esp-app-image.ts";
 import {
   SBV2_MAGIC,
   SBV2_SECTOR_SIZE,

@@ -19,7 +19,7 @@ import {
   serializePartitionTable,
   verifyPartitions,
   type PartitionEntry,
-} from "../src/flash/partition-table.ts";
+} from "../src/targets/esp-idf/partition-table.ts";
 import { nodeDigests } from "./node-digests.ts";
 
 const TYPES = new Map<string, number>([

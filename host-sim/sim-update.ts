@@ -16,7 +16,7 @@ import { nodeHttp } from "./node-http.ts";
 import { NodeClock } from "./node-clock.ts";
 import { NoBootableImage, type BootOutcome } from "./bootloader/esp-idf.ts";
 import { PowerCut, type CutMode } from "./flash/nor-flash.ts";
-import { findPartition } from "../src/flash/partition-table.ts";
+import { findPartition } from "../src/targets/esp-idf/partition-table.ts";
 import { digestsOf } from "./server.ts";
 import { XsBoardEngine } from "./xs/sim-engine.ts";
 import { peekBoot } from "./board-show.ts";
@@ -276,7 +276,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     const args: RuntimeArgs = {
       layout: board.entries.map((e) => ({ label: e.label, type: e.type, subtype: e.subtype, address: e.address, size: e.size })),
       runningSlot: boot.slot,
-      chip: board.profile.chip,
+      chip: board.chip(),
       offer,
       settledVersion,
       failSelfTest: o.failSelfTest === true,

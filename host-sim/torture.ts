@@ -15,7 +15,7 @@ import { profile } from "./boards/profiles.ts";
 import { buildImageOfSize, buildTestImage } from "./image-builder.ts";
 import { CUT_MODES, type CutMode } from "./flash/nor-flash.ts";
 import { Rng } from "./rng.ts";
-import { findPartition } from "../src/flash/partition-table.ts";
+import { findPartition } from "../src/targets/esp-idf/partition-table.ts";
 
 export type Cycle = "update" | "rollback";
 

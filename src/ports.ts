@@ -137,10 +137,14 @@ export interface LogPort {
 export interface ChipInfo {
   /** Human name, e.g. "esp32" (logs only). */
   name?: string;
-  /** esp_chip_id_t: ESP32 0x0000, ESP32-S3 0x0009... (src/image/esp-chip.ts). */
+  /** esp_chip_id_t: ESP32 0x0000, ESP32-S3 0x0009... (src/targets/esp-idf/esp-chip.ts). */
   id: number;
   /** Chip revision, major * 100 + minor (v3.1 is 301). Undefined: unknown, not checked. */
   revisionFull?: number;
+  /** Secure Boot V2 public key digests burnt in eFuse (KEY_DIGEST0..2), 64 hex digits each, as
+   * `espsecure digest-sbv2-public-key` prints them. Set: the ESP-IDF target installs only images
+   * with a signature block that verifies with one of these keys (src/targets/esp-idf/). */
+  secureBootKeyDigests?: readonly string[];
 }
 
 /** Everything a platform gives the runtime. */

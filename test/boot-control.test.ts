@@ -1,7 +1,7 @@
 import test from "ava";
 import { NorFlash, PowerCut, CUT_MODES } from "../host-sim/flash/nor-flash.ts";
-import { EspBootControl } from "../src/boot/esp-boot-control.ts";
-import { OtaState, selectActive, slotOfSeq, decodeEntry, encodeEntry, entryOffset, OTA_ENTRY_SIZE } from "../src/boot/esp-otadata.ts";
+import { EspBootControl } from "../src/targets/esp-idf/esp-boot-control.ts";
+import { OtaState, selectActive, slotOfSeq, decodeEntry, encodeEntry, entryOffset, OTA_ENTRY_SIZE } from "../src/targets/esp-idf/esp-otadata.ts";
 
 const geometry = { size: 0x2000, sectors: [{ offset: 0, size: 0x1000 }, { offset: 0x1000, size: 0x1000 }], writeAlign: 4, erasedValue: 0xff };
 

@@ -8,8 +8,8 @@ import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
 import { bootEsp } from "../host-sim/bootloader/esp-idf.ts";
-import { EspBootControl } from "../src/boot/esp-boot-control.ts";
-import { OtaState } from "../src/boot/esp-otadata.ts";
+import { EspBootControl } from "../src/targets/esp-idf/esp-boot-control.ts";
+import { OtaState } from "../src/targets/esp-idf/esp-otadata.ts";
 
 const SIZE = 8192;
 /** The board's chip: ESP32 (esp_chip_id_t 0), revision v3.0. */

@@ -9,7 +9,7 @@ import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
 import { NorFlash } from "../host-sim/flash/nor-flash.ts";
-import { EspBootControl } from "../src/boot/esp-boot-control.ts";
+import { EspBootControl } from "../src/targets/esp-idf/esp-boot-control.ts";
 import { otadataCrc } from "../src/util/crc32.ts";
 import { toHex } from "../src/util/bytes.ts";
 

@@ -3,8 +3,8 @@ import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
 import { NoBootableImage } from "../host-sim/bootloader/esp-idf.ts";
-import { EspBootControl } from "../src/boot/esp-boot-control.ts";
-import { OtaState } from "../src/boot/esp-otadata.ts";
+import { EspBootControl } from "../src/targets/esp-idf/esp-boot-control.ts";
+import { OtaState } from "../src/targets/esp-idf/esp-otadata.ts";
 
 function board(withNew: boolean) {
   const b = SimBoard.create(profile("esp32-4mb"), buildTestImage({ version: "1.0.0", size: 64 * 1024 }));

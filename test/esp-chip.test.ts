@@ -1,8 +1,8 @@
 // checkEspImage refuses images the chip cannot run: another chip id, a chip revision outside
 // [min_chip_rev_full, max_chip_rev_full], an entry address outside the image's segments.
 import test from "ava";
-import { checkEspImage, ESP_CHECK_CHUNK } from "../src/image/esp-app-image.ts";
-import { ESP_CHIP_ID, chipMismatch, chipRevisionText } from "../src/image/esp-chip.ts";
+import { checkEspImage, ESP_CHECK_CHUNK } from "../src/targets/esp-idf/esp-app-image.ts";
+import { ESP_CHIP_ID, chipMismatch, chipRevisionText } from "../src/targets/esp-idf/esp-chip.ts";
 import { OtaError } from "../src/errors.ts";
 import { readU16LE, readU32LE } from "../src/util/bytes.ts";
 import { mkdtempSync, readFileSync } from "node:fs";

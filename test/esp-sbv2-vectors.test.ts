@@ -11,7 +11,7 @@ import { nodeDigests } from "../host-sim/node-digests.ts";
 import { nodeSignatures } from "../host-sim/node-signatures.ts";
 import { parsePublicKey } from "../src/crypto/public-key.ts";
 import { OtaError } from "../src/errors.ts";
-import { checkEspImage } from "../src/image/esp-app-image.ts";
+import { checkEspImage } from "../src/targets/esp-idf/esp-app-image.ts";
 import { checkSbv2Image, sbv2KeyDigest, verifySbv2Image, type Sbv2VerifyOptions } from "../src/targets/esp-idf/sbv2-signature.ts";
 import { crc32 } from "../src/util/crc32.ts";
 import { fromHex, toHex, writeU32LE } from "../src/util/bytes.ts";

@@ -8,7 +8,7 @@ import { simUpdate } from "../host-sim/sim-update.ts";
 import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
-import { encodeEntry, OtaState } from "../src/boot/esp-otadata.ts";
+import { encodeEntry, OtaState } from "../src/targets/esp-idf/esp-otadata.ts";
 import { ENGINES } from "./helpers/engines.ts";
 
 const SIZE = 64 * 1024;

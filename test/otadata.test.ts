@@ -1,7 +1,7 @@
 import test from "ava";
 import {
   OtaState, decodeEntry, encodeEntry, selectActive, slotOfSeq, seqForSlot, type OtaEntry,
-} from "../src/boot/esp-otadata.ts";
+} from "../src/targets/esp-idf/esp-otadata.ts";
 import { otadataCrc } from "../src/util/crc32.ts";
 import { toHex } from "../src/util/bytes.ts";
 

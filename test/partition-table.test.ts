@@ -12,7 +12,7 @@ import {
   parsePartitionTable,
   serializePartitionTable,
   type PartitionEntry,
-} from "../src/flash/partition-table.ts";
+} from "../src/targets/esp-idf/partition-table.ts";
 import { nodeDigests } from "../host-sim/node-digests.ts";
 import {
   buildPartitionsCommand,

@@ -7,7 +7,7 @@ import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
 import { Journal } from "../src/agent/journal.ts";
-import { findPartition } from "../src/flash/partition-table.ts";
+import { findPartition } from "../src/targets/esp-idf/partition-table.ts";
 import { ENGINES } from "./helpers/engines.ts";
 import { createHash } from "node:crypto";
 

@@ -3,7 +3,7 @@ import { simUpdate, type SimUpdateOptions } from "../host-sim/sim-update.ts";
 import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
-import { findPartition } from "../src/flash/partition-table.ts";
+import { findPartition } from "../src/targets/esp-idf/partition-table.ts";
 import { Rng } from "../host-sim/rng.ts";
 import { ENGINES } from "./helpers/engines.ts";
 

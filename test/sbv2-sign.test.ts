@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { nodeDigests } from "../host-sim/node-digests.ts";
 import { nodeSignatures } from "../host-sim/node-signatures.ts";
 import { loadSbv2SigningKey, sbv2SignImage, type Sbv2Signer, type Sbv2SigningKey } from "../host-sim/sbv2-sign.ts";
-import { checkEspImage } from "../src/image/esp-app-image.ts";
+import { checkEspImage } from "../src/targets/esp-idf/esp-app-image.ts";
 import {
   ECDSA_P256,
   ECDSA_P384,

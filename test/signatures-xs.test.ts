@@ -13,7 +13,7 @@ import { XsSignatures } from "../host-sim/signatures-xs.ts";
 import { ed25519Verify } from "../src/crypto/ed25519.ts";
 import { parsePublicKey } from "../src/crypto/public-key.ts";
 import { emsaPssVerify } from "../src/crypto/rsa-pss.ts";
-import { checkEspImage } from "../src/image/esp-app-image.ts";
+import { checkEspImage } from "../src/targets/esp-idf/esp-app-image.ts";
 import { verifySbv2Image } from "../src/targets/esp-idf/sbv2-signature.ts";
 import { verifyMcubootImage } from "../src/targets/mcuboot/verify-image.ts";
 import { fromHex, toHex } from "../src/util/bytes.ts";

@@ -4,7 +4,7 @@ import { simUpdate } from "../host-sim/sim-update.ts";
 import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
-import { findPartition } from "../src/flash/partition-table.ts";
+import { findPartition } from "../src/targets/esp-idf/partition-table.ts";
 import type { CutMode, FlashOp } from "../host-sim/flash/nor-flash.ts";
 import { ENGINES, type Engine } from "./helpers/engines.ts";
 import { journalOps } from "./helpers/journal-ops.ts";

@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { ChipInfo, Sector } from "../../src/ports.ts";
-import { ESP_CHIP_ID } from "../../src/image/esp-chip.ts";
+import { ESP_CHIP_ID } from "../../src/targets/esp-idf/esp-chip.ts";
 import type { ChipGeometry } from "../flash/nor-flash.ts";
 import type { McubootStrategy } from "../../src/targets/mcuboot/trailer.ts";
 
@@ -39,7 +39,7 @@ export interface BoardProfile extends BoardBase {
   target?: "esp-idf";
   /** The chip: esp_chip_id_t and revision major * 100 + minor (efuse_hal_chip_revision()). The
    * runtime refuses images for another chip or revision; so does the simulated bootloader. */
-  chip: Required<ChipInfo>;
+  chip: Required<Omit<ChipInfo, "secureBootKeyDigests">>;
   /** ESP-IDF partition table offset (CONFIG_PARTITION_TABLE_OFFSET). */
   tableOffset: number;
   /** partitions.csv next to this file. */

@@ -20,15 +20,15 @@
 
 import {
   parsePartitionTable, findOtaSlots, findOtadata, PARTITION_TABLE_MAX_LEN, type PartitionEntry,
-} from "../../src/flash/partition-table.ts";
+} from "../../src/targets/esp-idf/partition-table.ts";
 import {
   OtaState, decodeEntry, encodeEntry, entryOffset, isInvalid, selectActive, slotOfSeq, withState,
   OTA_ENTRY_SIZE, OTA_SEQ_ERASED, OTADATA_SECTOR_SIZE, type OtaEntry,
-} from "../../src/boot/esp-otadata.ts";
+} from "../../src/targets/esp-idf/esp-otadata.ts";
 import {
   checkEspImage, ESP_CHIP_ID_OFFSET, ESP_IMAGE_HEADER_SIZE, ESP_IMAGE_MAGIC,
   ESP_MAX_CHIP_REV_FULL_OFFSET, ESP_MIN_CHIP_REV_FULL_OFFSET, type EspImageInfo,
-} from "../../src/image/esp-app-image.ts";
+} from "../../src/targets/esp-idf/esp-app-image.ts";
 import { readU16LE } from "../../src/util/bytes.ts";
 import type { FlashPartition } from "../../src/ports.ts";
 import { OtaError } from "../../src/errors.ts";

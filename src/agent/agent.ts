@@ -3,16 +3,13 @@
 // and restarts. Every step is recorded in the journal first, so a cut anywhere resumes or
 // finishes the update and never stages an image whose digests do not match.
 
-import type { ChipInfo, FlashPartition, Platform } from "../ports.ts";
-import { EspBootControl } from "../boot/esp-boot-control.ts";
-import { OtaState, stateName } from "../boot/esp-otadata.ts";
+import type { FlashPartition, Platform } from "../ports.ts";
+import type { BootTarget, ImageCheck, SlotInfo, TrialState } from "../targets/boot-target.ts";
+import { EspIdfTarget } from "../targets/esp-idf/esp-idf-target.ts";
 import { download, type DownloadSink, type DownloadTuning } from "../download/downloader.ts";
 import { ImageDigests, digestMismatch } from "../download/image-digests.ts";
 import { withFlashErrors } from "../flash/flash-errors.ts";
 import { FlashWriteError, SlotWriter } from "../flash/slot-writer.ts";
-import { checkEspImage, imageChipFields, peekAppDesc, ESP_IMAGE_HEADER_SIZE, ESP_IMAGE_MAGIC, type EspImageInfo } from "../image/esp-app-image.ts";
-import { chipMismatch } from "../image/esp-chip.ts";
-import { APP_DESC_IMAGE_OFFSET, APP_DESC_SIZE, parseAppDesc, type AppDesc } from "../image/esp-app-desc.ts";
 import { ErrorCode, OtaError, errorMessage, type ErrorCodeValue } from "../errors.ts";
 import { Journal, type JournalState } from "./journal.ts";
 import { parseOffer, type Offer } from "./offer.ts";
@@ -21,15 +18,10 @@ import type { BootReport, Phase, Progress, UpdateResult } from "./types.ts";
 import { compareVersions, versionProblem } from "./version.ts";
 import { printable } from "../util/printable.ts";
 
-const APP_TYPE = 0x00;
-const OTA_SUBTYPE_FIRST = 0x10;
-const OTA_SUBTYPE_LAST = 0x1f;
 const HASH_CHUNK = 4096;
 /** Resumes from the same offset that may make no progress before the next attempt starts again
  * from byte 0 (a resume that fails the same way twice). */
 const MAX_RESUME_TRIES = 2;
-/** The image's first bytes: header, first segment header, esp_app_desc_t. */
-const IMAGE_HEAD = APP_DESC_IMAGE_OFFSET + APP_DESC_SIZE;
 /** Trial boots an image gets before the agent gives up on it (power loss during a trial, or a
  * bootloader cut, aborts a trial just like a crash does). */
 const MAX_STAGE_ATTEMPTS = 3;
@@ -38,14 +30,19 @@ export const ALREADY_RUNNING = "an update is already running";
 
 export interface AgentOptions {
   platform: Platform;
+  /** The bootloader the agent stages images for (src/targets/). Default: the ESP-IDF target on
+   * the platform's partitions, chip, digests and signatures, with projectName, otadataLabel and
+   * rollback below. */
+  target?: BootTarget;
   /** Runs on a trial boot; true confirms the new image, false rolls back. */
   selfTest?: () => boolean | Promise<boolean>;
   onProgress?: (p: Progress) => void;
-  /** Images must carry this esp_app_desc project name, when set. */
+  /** Default target: images must carry this esp_app_desc project name, when set. */
   projectName?: string;
   journalLabel?: string;
+  /** Default target: the otadata partition's label (default "otadata"). */
   otadataLabel?: string;
-  /** CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE of the bootloader (default true). */
+  /** Default target: CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE of the bootloader (default true). */
   rollback?: boolean;
   /** Stall, minimum rate, deadline, retries and backoff of the download; the defaults suit a
    * cellular modem: 30 s stall, 512 B/s over 60 s, no deadline, 8 failures in a row without
@@ -75,20 +72,13 @@ interface Intake {
   /** Start again at byte 0. */
   restart(): void;
   /** Flushes, compares the offer's digests, checks the image; throws OtaError(-3). */
-  verify(): EspImageInfo;
-}
-
-interface Slot {
-  label: string;
-  index: number;
-  size: number;
+  verify(): ImageCheck;
 }
 
 export class Agent {
   private readonly p: Platform;
   private readonly o: AgentOptions;
-  private readonly slots: Slot[];
-  private readonly boot_: EspBootControl;
+  private readonly bootTarget: BootTarget;
   private readonly journal: Journal;
   private lastPercent = 0;
   /** Set while an update() runs or a local session is open: one update at a time. */
@@ -98,38 +88,31 @@ export class Agent {
     this.o = options;
     // Every partition the agent opens throws its failures as OtaError(-4) (flash-errors.ts).
     this.p = { ...options.platform, partitions: withFlashErrors(options.platform.partitions) };
-    const parts = this.p.partitions.list();
-    this.slots = parts
-      .filter((e) => e.type === APP_TYPE && e.subtype >= OTA_SUBTYPE_FIRST && e.subtype <= OTA_SUBTYPE_LAST)
-      .map((e) => ({ label: e.label, index: e.subtype - OTA_SUBTYPE_FIRST, size: e.size }))
-      .sort((a, b) => a.index - b.index);
-    this.slots.forEach((s, i) => {
-      if (s.index !== i) throw new Error(`OTA slots must be ota_0..ota_${this.slots.length - 1} without gaps`);
+    this.bootTarget = options.target ?? new EspIdfTarget({
+      partitions: this.p.partitions,
+      digests: this.p.digests,
+      signatures: this.p.signatures,
+      chip: this.p.chip,
+      otadataLabel: options.otadataLabel,
+      rollback: options.rollback,
+      projectName: options.projectName,
     });
-    this.boot_ = new EspBootControl(this.p.partitions.open(options.otadataLabel ?? "otadata"), this.slots.length, options.rollback ?? true);
     this.journal = new Journal(this.p.partitions.open(options.journalLabel ?? "otajournal"));
     this.journal.load();
   }
 
   /** The running slot. */
-  running(): Slot {
-    const label = this.p.partitions.running();
-    const slot = this.slots.find((s) => s.label === label);
-    if (!slot) throw new Error(`running partition ${label} is not an OTA slot`);
-    return slot;
+  running(): SlotInfo {
+    return this.bootTarget.runningSlot();
   }
 
-  /** The slot the next update goes to (esp_ota_get_next_update_partition). */
-  target(): Slot {
-    return this.slots[(this.running().index + 1) % this.slots.length];
-  }
-
-  runningAppDesc(): AppDesc {
-    return this.appDescOf(this.running());
+  /** The slot the next update goes to, and the room an image has there. */
+  target(): SlotInfo {
+    return this.bootTarget.nextSlot();
   }
 
   runningVersion(): string {
-    return this.runningAppDesc().version;
+    return this.bootTarget.runningImage().version;
   }
 
   /** The journaled offer whose download was interrupted, if any. */
@@ -144,25 +127,32 @@ export class Agent {
 
   /** Settles what the last restart left: trial boot, staged or interrupted update. */
   async boot(): Promise<BootReport> {
+    const target = this.bootTarget;
+    if (target.settleAtBoot?.()) {
+      const report: BootReport = { version: this.runningVersion(), slot: this.running().label, imageState: target.runningState().name };
+      this.log("info", `boot: the ${target.kind} target changed what boots next; restarting`);
+      this.p.system.restart();
+      return report;
+    }
     const running = this.running();
     const version = this.runningVersion();
-    let state = this.boot_.stateOf(running.index);
+    let state = target.runningState();
     const j = this.journal.state;
-    if (state === OtaState.PendingVerify) {
+    if (state.trial) {
       const passed = await this.runSelfTest();
       if (passed) {
-        this.boot_.confirm(running.index);
-        state = OtaState.Valid;
-      } else if (this.boot_.rollbackPossible(running.index)) {
+        target.confirm();
+        state = target.runningState();
+      } else if (target.rollbackPossible()) {
         if (j.offer) this.journal.save({ ...j, phase: "rejected" });
-        this.boot_.markInvalid(running.index);
+        target.markInvalid();
         this.p.system.restart();
         return { version, slot: running.label, imageState: "invalid" };
       } else {
         this.log("error", "self-test failed and there is no image to roll back to; staying on trial");
       }
     }
-    const report: BootReport = { version, slot: running.label, imageState: state === undefined ? "none" : stateName(state) };
+    const report: BootReport = { version, slot: running.label, imageState: state.name };
     this.log("info", `boot: running ${version} from ${running.label} (${report.imageState}), journal ${j.phase}`);
     const last = await this.settleJournal(running, version, state);
     if (last) report.lastUpdate = last;
@@ -238,7 +228,7 @@ export class Agent {
     this.busy = true;
     let offer: Offer;
     let fromVersion: string;
-    let target: Slot;
+    let target: SlotInfo;
     let intake: Intake;
     try {
       offer = parseOffer(input, { local: true });
@@ -302,10 +292,9 @@ export class Agent {
     };
   }
 
-  private prepare(offer: Offer, fromVersion: string): Slot {
+  private prepare(offer: Offer, fromVersion: string): SlotInfo {
     if (offer.component !== "app") throw new OtaError(ErrorCode.UpdateFailed, `component ${offer.component} is not handled by this agent`);
-    const running = this.running();
-    if (this.boot_.stateOf(running.index) === OtaState.PendingVerify) {
+    if (this.bootTarget.runningState().trial) {
       throw new OtaError(ErrorCode.UpdateFailed, "the running image is still on trial; boot() must confirm it first");
     }
     // SemVer 2.0 only (version.ts), checked before any flash write: the image must carry the
@@ -328,7 +317,7 @@ export class Agent {
     return target;
   }
 
-  private async fetchAndVerify(offer: Offer, target: Slot, fromVersion: string): Promise<EspImageInfo> {
+  private async fetchAndVerify(offer: Offer, target: SlotInfo, fromVersion: string): Promise<ImageCheck> {
     const j = this.journal.state;
     const resuming = j.phase === "download" && j.slot === target.label && sameOffer(j.offer, offer);
     const intake = this.openIntake(offer, target, fromVersion, resuming);
@@ -370,7 +359,7 @@ export class Agent {
    * may select the slot, the durable prefix is hashed again, and every complete sector becomes a
    * checkpoint. Shared by downloads and local upgrades. `resume`: the journal holds a download of
    * this offer into this slot; where it continues is resumePoint's decision (byte 0 included). */
-  private openIntake(offer: Offer, target: Slot, fromVersion: string, resume: boolean): Intake {
+  private openIntake(offer: Offer, target: SlotInfo, fromVersion: string, resume: boolean): Intake {
     const part = this.p.partitions.open(target.label);
     const writer = new SlotWriter(part);
     const start = resume ? this.resumePoint(writer, offer) : 0;
@@ -378,7 +367,7 @@ export class Agent {
       ? `resuming ${offer.version} into ${target.label} from the journal at byte ${start} of ${offer.size}`
       : `writing ${offer.version} (${offer.size} bytes) into ${target.label} from byte 0`);
     if (start === 0) this.journal.save({ phase: "download", offer, fromVersion, slot: target.label, progress: 0 });
-    this.boot_.releaseSlot(target.index, this.running().index);
+    this.bootTarget.releaseSlot(target.label);
     const digests = new ImageDigests(this.p.digests);
     this.progress("check", 0, offer.size);
     this.hashPrefix(part, start, digests, offer.size);
@@ -389,21 +378,22 @@ export class Agent {
       durable = end;
       this.journal.checkpoint(Math.min(end, offer.size));
     };
-    // The image's head is checked as soon as it is in (chip, version, project, secure_version):
-    // a wrong image is refused after its first bytes, not after the whole download.
-    let head: Uint8Array | undefined = new Uint8Array(IMAGE_HEAD);
+    // The image's head is checked as soon as it is in (BootTarget.checkHead): a wrong image is
+    // refused after its first bytes, not after the whole download.
+    const headSize = this.bootTarget.headSize;
+    let head: Uint8Array | undefined = new Uint8Array(headSize);
     let headLength = 0;
     const feedHead = (chunk: Uint8Array) => {
       if (!head) return;
-      const n = Math.min(chunk.length, IMAGE_HEAD - headLength);
+      const n = Math.min(chunk.length, headSize - headLength);
       head.set(chunk.subarray(0, n), headLength);
       headLength += n;
-      if (headLength < IMAGE_HEAD) return;
+      if (headLength < headSize) return;
       const complete = head;
       head = undefined;
-      this.checkHead(complete, offer);
+      this.bootTarget.checkHead(complete, offer);
     };
-    if (start > 0) feedHead(part.read(0, Math.min(start, IMAGE_HEAD)));
+    if (start > 0) feedHead(part.read(0, Math.min(start, headSize)));
     return {
       get position() {
         return writer.position;
@@ -415,7 +405,7 @@ export class Agent {
         this.progress("download", writer.position, offer.size);
       },
       restart: () => {
-        head = new Uint8Array(IMAGE_HEAD);
+        head = new Uint8Array(headSize);
         headLength = 0;
         digests.reset();
         writer.seek(0);
@@ -466,58 +456,35 @@ export class Agent {
     }
   }
 
-  private verifyImage(part: FlashPartition, offer: Offer): EspImageInfo {
+  /** The target's whole check of the written image (BootTarget.checkImage): anything it throws
+   * that is not an OtaError is a verification failure. */
+  private verifyImage(part: FlashPartition, offer: Offer): ImageCheck {
     this.progress("verify", 0, offer.size);
-    let info: EspImageInfo;
+    let check: ImageCheck;
     try {
-      info = checkEspImage((at, n) => part.read(at, n), offer.size, this.p.digests, { chip: this.chip() });
+      check = this.bootTarget.checkImage((at, n) => part.read(at, n), offer);
     } catch (e) {
       throw e instanceof OtaError ? e : new OtaError(ErrorCode.VerifyFailed, errorMessage(e));
     }
-    this.checkAppDesc(info.appDesc, offer);
     this.progress("verify", offer.size, offer.size);
-    return info;
+    return check;
   }
 
-  /** The first IMAGE_HEAD bytes of an image: refused (-3) when the chip, the version, the
-   * project or the secure_version is wrong. */
-  private checkHead(head: Uint8Array, offer: Offer): void {
-    const desc = peekAppDesc(head);
-    if (!desc) return;
-    const chip = this.chip();
-    const mismatch = chip && chipMismatch(imageChipFields(head), chip);
-    if (mismatch) throw new OtaError(ErrorCode.VerifyFailed, mismatch);
-    this.checkAppDesc(desc, offer);
-  }
-
-  private checkAppDesc(desc: AppDesc, offer: Offer): void {
-    if (desc.version !== offer.version) {
-      throw new OtaError(ErrorCode.VerifyFailed, `image says version "${printable(desc.version)}", the offer ${offer.version}`);
-    }
-    if (this.o.projectName !== undefined && desc.projectName !== this.o.projectName) {
-      throw new OtaError(ErrorCode.VerifyFailed, `image is for project "${printable(desc.projectName)}", this board runs ${this.o.projectName}`);
-    }
-    const floor = this.runningAppDesc().secureVersion;
-    if (desc.secureVersion < floor) {
-      throw new OtaError(ErrorCode.VerifyFailed, `anti-rollback: secure_version ${desc.secureVersion} is below the running ${floor}`);
-    }
-  }
-
-  private stage(offer: Offer, target: Slot, attempts: number): void {
+  private stage(offer: Offer, target: SlotInfo, attempts: number): void {
     this.progress("stage", offer.size, offer.size);
     this.journal.save({ ...this.journal.state, phase: "staging", progress: offer.size, attempts });
-    this.boot_.stage(target.index);
+    this.bootTarget.stage(target.label);
     this.journal.save({ ...this.journal.state, phase: "staged" });
   }
 
   /** What the journal says happened before this boot; finishes a stage a cut interrupted. */
-  private async settleJournal(running: Slot, version: string, state: number | undefined): Promise<UpdateResult | undefined> {
+  private async settleJournal(running: SlotInfo, version: string, state: TrialState): Promise<UpdateResult | undefined> {
     const j = this.journal.state;
     const offer = j.offer;
     if (j.phase === "idle" || !offer) return undefined;
     const from = j.fromVersion ?? "";
     if (running.label === j.slot && version === offer.version) {
-      if (state === OtaState.Valid || state === OtaState.Undefined) {
+      if (state.confirmed) {
         this.journal.clear();
         return result(offer, from, 0, `running ${version} from ${running.label}, confirmed`);
       }
@@ -545,8 +512,8 @@ export class Agent {
       return result(offer, from, ErrorCode.UpdateFailed, `${offer.version} did not confirm its trial boot after ${attempts} attempts; running ${version}`);
     }
     if (j.phase === "staging" || j.phase === "staged") {
-      const target = this.slots.find((s) => s.label === j.slot);
-      if (!target || target.index === running.index) {
+      const target = this.bootTarget.slots().find((s) => s.label === j.slot);
+      if (!target || target.label === running.label) {
         this.journal.clear();
         return result(offer, from, ErrorCode.UpdateFailed, "journal names no usable slot");
       }
@@ -588,20 +555,6 @@ export class Agent {
       this.log("error", `self-test threw: ${errorMessage(e)}`);
       return false;
     }
-  }
-
-  /** The chip images must be built for: the platform's, else the chip id in the running image's
-   * header (the bootloader booted it on this chip), revision unchecked. */
-  private chip(): ChipInfo | undefined {
-    if (this.p.chip) return this.p.chip;
-    const header = this.p.partitions.open(this.running().label).read(0, ESP_IMAGE_HEADER_SIZE);
-    if (header[0] !== ESP_IMAGE_MAGIC) return undefined;
-    return { id: imageChipFields(header).chipId };
-  }
-
-  private appDescOf(slot: Slot): AppDesc {
-    const part = this.p.partitions.open(slot.label);
-    return parseAppDesc(part.read(APP_DESC_IMAGE_OFFSET, APP_DESC_SIZE));
   }
 
   private progress(phase: Phase, bytes: number, total: number): void {

@@ -2,7 +2,7 @@
 // cut points for tests that aim at one journal record ("just before the staging record").
 import { simUpdate } from "../../host-sim/sim-update.ts";
 import type { SimBoard } from "../../host-sim/board.ts";
-import { findPartition } from "../../src/flash/partition-table.ts";
+import { findPartition } from "../../src/targets/esp-idf/partition-table.ts";
 import { decodeRecord, RecordType } from "../../src/agent/journal-record.ts";
 import { readU32LE } from "../../src/util/bytes.ts";
 import { utf8Decode } from "../../src/util/utf8.ts";

@@ -12,8 +12,8 @@
 // calls it once, at creation.
 
 import type { PartitionInfo } from "../../ports.ts";
-import { OTA_ENTRY_SIZE, OTADATA_ENTRIES, decodeEntry, entryOffset, selectActive, slotOfSeq } from "../../boot/esp-otadata.ts";
-import type { OtaEntry } from "../../boot/esp-otadata.ts";
+import { OTA_ENTRY_SIZE, OTADATA_ENTRIES, decodeEntry, entryOffset, selectActive, slotOfSeq } from "../../targets/esp-idf/esp-otadata.ts";
+import type { OtaEntry } from "../../targets/esp-idf/esp-otadata.ts";
 import { APP_SUBTYPE_FACTORY, APP_SUBTYPE_OTA_FLAG, PART_TYPE_APP, PART_TYPE_DATA, otaSlots } from "./partitions.ts";
 
 /** ESP-IDF data subtype of the otadata partition (boot-formats.md §1.4). */

@@ -4,8 +4,8 @@
 // bootloader_common_select_otadata), esp_ota_ops.c (esp_rewrite_ota_data).
 // See shared/reference/boot-formats.md section 2.
 
-import { otadataCrc } from "../util/crc32.ts";
-import { readU32LE, writeU32LE } from "../util/bytes.ts";
+import { otadataCrc } from "../../util/crc32.ts";
+import { readU32LE, writeU32LE } from "../../util/bytes.ts";
 
 export const OTADATA_SECTOR_SIZE = 0x1000;
 export const OTADATA_ENTRIES = 2;

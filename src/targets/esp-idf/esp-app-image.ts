@@ -2,9 +2,9 @@
 // Source: esp-idf components/bootloader_support/include/esp_app_format.h and
 // src/esp_image_format.c (boot-formats.md section 3). Portable ECMAScript (runs on XS).
 
-import { OtaError, ErrorCode } from "../errors.ts";
-import type { ChipInfo, Digest, DigestPort } from "../ports.ts";
-import { equalBytes, readU16LE, readU32LE, xorBytes } from "../util/bytes.ts";
+import { OtaError, ErrorCode } from "../../errors.ts";
+import type { ChipInfo, Digest, DigestPort } from "../../ports.ts";
+import { equalBytes, readU16LE, readU32LE, xorBytes } from "../../util/bytes.ts";
 import { APP_DESC_IMAGE_OFFSET, APP_DESC_SIZE, parseAppDesc, type AppDesc } from "./esp-app-desc.ts";
 import { chipMismatch, type ImageChipFields } from "./esp-chip.ts";
 

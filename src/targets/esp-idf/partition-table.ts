@@ -6,9 +6,9 @@
 //   components/partition_table/gen_esp32part.py                   (to_binary / from_binary / verify)
 // Portable ECMAScript only: digests come through DigestPort.
 
-import type { DigestPort, PartitionInfo } from "../ports.ts";
-import { toHex } from "../util/bytes.ts";
-import { utf8Decode, utf8Encode } from "../util/utf8.ts";
+import type { DigestPort, PartitionInfo } from "../../ports.ts";
+import { toHex } from "../../util/bytes.ts";
+import { utf8Decode, utf8Encode } from "../../util/utf8.ts";
 
 /** Default flash address of the table (CONFIG_PARTITION_TABLE_OFFSET). */
 export const PARTITION_TABLE_OFFSET = 0x8000;

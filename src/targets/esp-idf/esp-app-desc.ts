@@ -3,8 +3,8 @@
 // esp_app_desc.h (static-asserted size 256, secure_version at 4); boot-formats.md 3.4 / 2.6.
 // Portable ECMAScript (runs on XS).
 
-import { OtaError, ErrorCode } from "../errors.ts";
-import { asciiDecodeZ, asciiEncode, readU32LE, writeU32LE } from "../util/bytes.ts";
+import { OtaError, ErrorCode } from "../../errors.ts";
+import { asciiDecodeZ, asciiEncode, readU32LE, writeU32LE } from "../../util/bytes.ts";
 
 /** ESP_APP_DESC_MAGIC_WORD. */
 export const APP_DESC_MAGIC = 0xabcd5432;

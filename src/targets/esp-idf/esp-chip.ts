@@ -10,7 +10,7 @@
 //   (IS_FIELD_SET), or the DISABLE_WAFER_VERSION_MAJOR eFuse is burnt (not modelled).
 // Portable ECMAScript (runs on XS).
 
-import type { ChipInfo } from "../ports.ts";
+import type { ChipInfo } from "../../ports.ts";
 
 /** esp_chip_id_t values (esp_app_format.h). */
 export const ESP_CHIP_ID = Object.freeze({

@@ -13,7 +13,7 @@
 // Every record stays readable by the real bootloader: only the states NEW, PENDING_VERIFY,
 // VALID and INVALID are written, with the standard CRC.
 
-import type { FlashPartition } from "../ports.ts";
+import type { FlashPartition } from "../../ports.ts";
 import {
   OtaState, decodeEntry, encodeEntry, entryOffset, isSelectable, selectActive, seqForSlot,
   slotOfSeq, OTA_ENTRY_SIZE, OTA_STATE_OFFSET, OTADATA_ENTRIES, OTADATA_SECTOR_SIZE, type OtaEntry,
