@@ -2,24 +2,13 @@
 // header (the bootloader booted it on this chip) and cannot check the revision.
 import test from "ava";
 import { Agent } from "../src/agent/agent.ts";
-import { SimBoard } from "../host-sim/board.ts";
-import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage, type TestImageOptions } from "../host-sim/image-builder.ts";
-import { UpdateServer } from "../host-sim/server.ts";
 import { nodeHttp } from "../host-sim/node-http.ts";
-import { NodeClock } from "../host-sim/node-clock.ts";
+import { nodeRig } from "./helpers/node-rig.ts";
 
 async function updateWithoutChip(t: import("ava").ExecutionContext, image: Partial<TestImageOptions>) {
-  const board = SimBoard.create(profile("esp32-4mb"), buildTestImage({ version: "1.0.0", size: 64 * 1024 }));
+  const { board, server, clock } = await nodeRig(t, buildTestImage({ version: "2.0.0", size: 64 * 1024, ...image }));
   board.boot();
-  const server = new UpdateServer({ version: "2.0.0", build: { id: 1, bytes: buildTestImage({ version: "2.0.0", size: 64 * 1024, ...image }) } });
-  await server.listen();
-  const clock = new NodeClock(1);
-  t.teardown(async () => {
-    clock.stopAll();
-    await server.close();
-    board.flash.close();
-  });
   const platform = board.platform(nodeHttp, clock);
   delete platform.chip;
   const agent = new Agent({ platform });

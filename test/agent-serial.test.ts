@@ -4,28 +4,18 @@
 import test from "ava";
 import { Agent, ALREADY_RUNNING } from "../src/agent/agent.ts";
 import { OtaError } from "../src/errors.ts";
-import { SimBoard } from "../host-sim/board.ts";
-import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
-import { UpdateServer, digestsOf } from "../host-sim/server.ts";
+import { digestsOf } from "../host-sim/server.ts";
 import { nodeHttp } from "../host-sim/node-http.ts";
-import { NodeClock } from "../host-sim/node-clock.ts";
 import type { Platform } from "../src/ports.ts";
+import { nodeRig } from "./helpers/node-rig.ts";
 
 const SIZE = 64 * 1024;
 
 async function setup(t: import("ava").ExecutionContext, patch: (p: Platform) => Platform = (p) => p) {
-  const board = SimBoard.create(profile("esp32-4mb"), buildTestImage({ version: "1.0.0", size: 64 * 1024 }));
-  board.boot();
   const image = buildTestImage({ version: "2.0.0", size: SIZE, build: 1 });
-  const server = new UpdateServer({ version: "2.0.0", build: { id: 1, bytes: image } });
-  await server.listen();
-  const clock = new NodeClock(1);
-  t.teardown(async () => {
-    clock.stopAll();
-    await server.close();
-    board.flash.close();
-  });
+  const { board, server, clock } = await nodeRig(t, image);
+  board.boot();
   const agent = new Agent({ platform: patch(board.platform(nodeHttp, clock)), download: { stallMs: 5000, backoffMs: 20 } });
   await agent.boot();
   const local = { version: "2.0.0", size: SIZE, ...digestsOf(image) };

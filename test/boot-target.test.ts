@@ -12,9 +12,9 @@ import type { Platform } from "../src/ports.ts";
 import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
-import { UpdateServer } from "../host-sim/server.ts";
 import { nodeHttp } from "../host-sim/node-http.ts";
 import { NodeClock } from "../host-sim/node-clock.ts";
+import { nodeRig } from "./helpers/node-rig.ts";
 
 const WRITES = ["releaseSlot", "stage", "confirm", "markInvalid"] as const;
 const CHECKS = ["checkHead", "checkImage"] as const;
@@ -36,15 +36,7 @@ function recording(platform: Platform, calls: string[]): BootTarget {
 }
 
 test("the agent updates, stages and confirms through the BootTarget it is given", async (t) => {
-  const board = SimBoard.create(profile("esp32-4mb"), buildTestImage({ version: "1.0.0", size: 64 * 1024 }));
-  const server = new UpdateServer({ version: "2.0.0", build: { id: 1, bytes: buildTestImage({ version: "2.0.0", size: 64 * 1024 }) } });
-  await server.listen();
-  const clock = new NodeClock(1);
-  t.teardown(async () => {
-    clock.stopAll();
-    await server.close();
-    board.flash.close();
-  });
+  const { board, server, clock } = await nodeRig(t, buildTestImage({ version: "2.0.0", size: 64 * 1024 }));
   const calls: string[] = [];
   const run = async () => {
     board.boot();

@@ -10,11 +10,10 @@ import { Agent } from "../src/agent/agent.ts";
 import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
-import { UpdateServer } from "../host-sim/server.ts";
 import { nodeHttp } from "../host-sim/node-http.ts";
-import { NodeClock } from "../host-sim/node-clock.ts";
 import { simUpdate } from "../host-sim/sim-update.ts";
 import { p256Key, p256KeyDigest, signSbv2P256 } from "./helpers/sbv2-sign.ts";
+import { nodeRig } from "./helpers/node-rig.ts";
 
 const SIZE = 64 * 1024 + 96; // not a multiple of 4 KiB: the signed region has 0xFF padding
 const trusted = p256Key();
@@ -31,14 +30,7 @@ async function offer(t: ExecutionContext, bytes: Uint8Array) {
   const board = keyedBoard();
   const before = board.flash.bytes.slice();
   board.boot();
-  const server = new UpdateServer({ version: "2.0.0", build: { id: 1, bytes } });
-  await server.listen();
-  const clock = new NodeClock(1);
-  t.teardown(async () => {
-    clock.stopAll();
-    await server.close();
-    board.flash.close();
-  });
+  const { server, clock } = await nodeRig(t, bytes, board);
   const agent = new Agent({ platform: board.platform(nodeHttp, clock) });
   await agent.boot();
   const result = await agent.update(server.offer());
