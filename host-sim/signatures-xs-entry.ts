@@ -30,6 +30,11 @@ function reader(): (offset: number, length: number) => Uint8Array {
 }
 
 const functions: Record<string, (...args: never[]) => unknown> = {
+  /** A benchmark's baseline: decodes the hex arguments and does nothing else. */
+  decode(...hex: string[]): boolean {
+    for (const h of hex) fromHex(h);
+    return true;
+  },
   ed25519(publicKey: string, message: string, signature: string, nativeWide = false): boolean {
     return ed25519Verify(fromHex(publicKey), fromHex(message), fromHex(signature), nativeWide ? signatures : withoutWideDigests);
   },
