@@ -1,6 +1,6 @@
 // npm run bench:xs: what a 1 MiB update costs the runtime inside the real XS engine, from xsnap's
 // meters. Prints one JSON line:
-//   {bytes, computePerMiB, pureJsSha256ComputePerMiB, ratio, idleHeapBytes, peakHeapBytes}
+//   {bytes, computePerMiB, pureJsSha256ComputePerMiB, ratio, idleHeapBytes, peakHeapBytes, signatures}
 //
 // - The update: the runtime bundle (host-sim/xs/runtime-entry.ts, the same one `sim update
 //   --engine xs` runs) on a simulated ESP32 board, 1.0.0 -> 2.0.0 of MiB bytes from host-sim's
@@ -19,6 +19,9 @@
 //   meter counts slots (objects, properties, closures, small values); ArrayBuffer contents live
 //   in XS chunks, which xsnap does not report (the runtime's long-lived buffers are listed on
 //   stderr).
+// - signatures: compute and heap of one verification of each kind on the device's ports
+//   (ECDSA P-256 and RSA-3072-PSS through the Moddable SignaturePort, Ed25519 portable), from
+//   bench/signatures-xs.ts (see there).
 // Benchmarks never assert: the goals are printed on stderr for the reader.
 
 import { createHash } from "node:crypto";
@@ -34,6 +37,7 @@ import { xsRuntimeBundle } from "../host-sim/xs/runtime-bundle.ts";
 import type { RuntimeArgs, RuntimeResult } from "../host-sim/xs/runtime-protocol.ts";
 import { XsWorker } from "../host-sim/xs/worker.ts";
 import { PURE_JS_DIGESTS } from "./pure-js-digests.ts";
+import { signatureFigures } from "./signatures-xs.ts";
 
 const MiB = 1 << 20;
 const SLOT = 16;
@@ -106,6 +110,7 @@ async function pureJsSha256(): Promise<number> {
 
 const u = await update();
 const pure = await pureJsSha256();
+const signatures = await signatureFigures();
 const computePerMiB = Math.round((u.stats.compute * MiB) / u.bytes);
 const result = {
   bytes: u.bytes,
@@ -114,6 +119,7 @@ const result = {
   ratio: Math.round((computePerMiB / pure) * 10_000) / 10_000,
   idleHeapBytes: u.idleSlots * SLOT,
   peakHeapBytes: u.stats.maxLiveHeapCount * SLOT,
+  signatures,
 };
 console.log(JSON.stringify(result));
 const above = result.peakHeapBytes - result.idleHeapBytes;

@@ -76,6 +76,26 @@ function add(c: Curve, a: J, b: J): J {
   return [x3, y3, z3];
 }
 
+/** u1·G + u2·Q (Shamir's trick), as affine x, or undefined for the point at infinity. */
+function mul2X(c: Curve, u1: bigint, u2: bigint, qx: bigint, qy: bigint): bigint | undefined {
+  const nBits = c.n.toString(2).length;
+  const g: J = [c.gx, c.gy, 1n];
+  const q: J = [qx, qy, 1n];
+  const gq = add(c, g, q);
+  let acc: J = INF;
+  for (let i = nBits - 1; i >= 0; i--) {
+    acc = dbl(c, acc);
+    const b1 = (u1 >> BigInt(i)) & 1n;
+    const b2 = (u2 >> BigInt(i)) & 1n;
+    if (b1 && b2) acc = add(c, acc, gq);
+    else if (b1) acc = add(c, acc, g);
+    else if (b2) acc = add(c, acc, q);
+  }
+  if (acc[2] === 0n) return undefined;
+  const zi = modInv(acc[2], c.p);
+  return (acc[0] * zi * zi) % c.p;
+}
+
 /** Whether `sig` (r, s big-endian) is a valid ECDSA signature of `digest` by the SEC1 point. */
 export function ecdsaVerifyDigest(curve: EcdsaCurve, publicKey: Uint8Array, digest: Uint8Array, rb: Uint8Array, sb: Uint8Array): boolean {
   const c = CURVES[curve];
@@ -91,22 +111,35 @@ export function ecdsaVerifyDigest(curve: EcdsaCurve, publicKey: Uint8Array, dige
   let e = bigFromBE(digest);
   if (digest.length * 8 > nBits) e >>= BigInt(digest.length * 8 - nBits);
   const w = modInv(s, c.n);
-  const u1 = (e * w) % c.n;
-  const u2 = (r * w) % c.n;
-  const g: J = [c.gx, c.gy, 1n];
-  const q: J = [qx, qy, 1n];
-  const gq = add(c, g, q);
-  let acc: J = INF;
-  for (let i = nBits - 1; i >= 0; i--) {
-    acc = dbl(c, acc);
-    const b1 = (u1 >> BigInt(i)) & 1n;
-    const b2 = (u2 >> BigInt(i)) & 1n;
-    if (b1 && b2) acc = add(c, acc, gq);
-    else if (b1) acc = add(c, acc, g);
-    else if (b2) acc = add(c, acc, q);
-  }
-  if (acc[2] === 0n) return false;
-  const zi = modInv(acc[2], c.p);
-  const x = (acc[0] * zi * zi) % c.p;
-  return x % c.n === r;
+  const x = mul2X(c, (e * w) % c.n, (r * w) % c.n, qx, qy);
+  return x !== undefined && x % c.n === r;
+}
+
+/**
+ * What Moddable's `ecdsa` verify computes (modules/crypt/etc/ecdsa.js `_verify`, with the natives
+ * of modular.c / ec.c), for host-sim's XS shim and the test fakes: NO range check of r and s,
+ * e = the whole digest (no truncation), s inverted mod n (so s >= n acts as s mod n), and the
+ * affine x of u1·G + u2·Q compared with r itself (not reduced mod n). The point is not checked.
+ * s = 0 makes the SDK's binary modular inverse loop forever (xsBigIntEx.c
+ * fxBigInt_mod_mulinv_general): that throws here. Another s ≡ 0 (mod n) has no inverse: false.
+ */
+export function moddableEcdsaVerify(curve: EcdsaCurve, qx: bigint, qy: bigint, e: bigint, r: bigint, s: bigint): boolean {
+  const c = CURVES[curve];
+  if (!c) throw new Error(`no curve ${curve}`);
+  if (s === 0n) throw new Error("ecdsa: verify with s = 0 never returns on the device (the native modular inverse of 0 loops)");
+  if (s % c.n === 0n) return false;
+  const w = modInv(s, c.n);
+  const x = mul2X(c, (e * w) % c.n, (r * w) % c.n, qx, qy);
+  return x !== undefined && x === r;
+}
+
+/** Moddable's curve names (modules/crypt/etc/curve.js) and the parameters curve.js holds. */
+const MODDABLE_CURVE_NAMES: Readonly<Record<string, EcdsaCurve>> = { secp256r1: "p256", secp384r1: "p384" };
+
+/** The parameters of a Moddable curve name, or undefined for a name curve.js does not know. */
+export function moddableCurve(name: string): { id: EcdsaCurve; a: bigint; b: bigint; m: bigint; n: bigint; gx: bigint; gy: bigint } | undefined {
+  const id = Object.prototype.hasOwnProperty.call(MODDABLE_CURVE_NAMES, name) ? MODDABLE_CURVE_NAMES[name] : undefined;
+  if (!id) return undefined;
+  const c = CURVES[id];
+  return { id, a: c.p - 3n, b: c.b, m: c.p, n: c.n, gx: c.gx, gy: c.gy };
 }

@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import ts from "typescript";
+import { CRYPTO_FAKES } from "./helpers/moddable-crypto-fakes.ts";
 import { formatFindings, regExpsAtModuleLoad } from "./helpers/module-load.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -503,6 +504,7 @@ const FAKES: Record<string, string> = {
     const S = new Proxy({}, { get: (_, k) => globalThis.__fakes[k] });
     export default class Net { static get(p) { return p === "RSSI" ? S.rssi : undefined; } }`,
   mqtt: `export default class Client {}`,
+  ...CRYPTO_FAKES,
 };
 
 interface FakeState {
@@ -587,6 +589,7 @@ test.serial("platform on fakes: partitions map labels to running/nextota/otadata
   const fakes = freshFakes();
   const platform = await m.createModdablePlatform({ layout: await exampleLayout(), log: false });
   t.is(platform.flashModule, "embedded:storage/flash");
+  t.is(typeof platform.signatures?.ecdsaVerify, "function", "the SignaturePort on ecdsa/rsa (signatures.ts)");
   t.is(platform.partitions.running(), "ota_1", "otadata seq 2 selects ota_1");
   t.deepEqual(
     platform.partitions.list().map((p: Row) => p.label),

@@ -1,6 +1,7 @@
-// src/crypto and the image verifiers inside the real XS engine (xsnap): Ed25519 and EMSA-PSS in
-// portable TypeScript, and the MCUboot and Secure Boot V2 verifiers with the native parts served
-// by the host (host-sim/signatures-xs.ts). Every result must equal the node engine's.
+// src/crypto and the image verifiers inside the real XS engine (xsnap, engine "xs"): Ed25519 and
+// EMSA-PSS in portable TypeScript, and the MCUboot and Secure Boot V2 verifiers on the Moddable
+// platform's SignaturePort (src/platform/moddable/signatures.ts) over host-sim's shims of
+// ecdsa/curve/ecp/rsa/crypt (host-sim/signatures-xs.ts). Every result must equal the node engine's.
 
 import test from "ava";
 import { constants, createHash, generateKeyPairSync, sign } from "node:crypto";
@@ -11,7 +12,9 @@ import { nodeDigests } from "../host-sim/node-digests.ts";
 import { nodeSignatures } from "../host-sim/node-signatures.ts";
 import { XsSignatures } from "../host-sim/signatures-xs.ts";
 import { ed25519Verify } from "../src/crypto/ed25519.ts";
-import { parsePublicKey } from "../src/crypto/public-key.ts";
+import { parseEcdsaSignature, parsePublicKey } from "../src/crypto/public-key.ts";
+import { bigFromBE, bigToBE } from "../src/crypto/bigint.ts";
+import { moddableCurve } from "../host-sim/ecdsa-verify.ts";
 import { emsaPssVerify } from "../src/crypto/rsa-pss.ts";
 import { checkEspImage } from "../src/targets/esp-idf/esp-app-image.ts";
 import { verifySbv2Image } from "../src/targets/esp-idf/sbv2-signature.ts";
@@ -104,4 +107,65 @@ test.serial("Secure Boot V2 verifier in XS: every vector's verdict equals its ma
     t.is(got.valid, e.expected === "valid", e.file);
     t.deepEqual(got, JSON.parse(JSON.stringify(node)), e.file);
   }
+});
+
+test.serial("ECDSA through the Moddable port in XS (ecdsa/curve/ecp shims): MCUboot's P-256 and a P-384 signature verify; tampered, r = 0, s = 0, s = n, s >= n are refused without a native call", async (t) => {
+  const m = JSON.parse(text("mcuboot/manifest.json")) as { images: { file: string; keyType: string; tlvs: { name: string; valueOffset: number; len: number }[] }[] };
+  const e = m.images.find((x) => x.keyType === "ecdsa-p256")!;
+  const img = read(`mcuboot/${e.file}`);
+  const at = (name: string) => {
+    const v = e.tlvs.find((x) => x.name === name)!;
+    return img.subarray(v.valueOffset, v.valueOffset + v.len);
+  };
+  const p256 = parsePublicKey(text("mcuboot/keys/ecdsa-p256.pub.pem"));
+  if (p256.kind !== "ecdsa") return t.fail("not an EC key");
+  const { r, s } = parseEcdsaSignature(at("ECDSA_SIG"), "p256");
+  const p384 = generateKeyPairSync("ec", { namedCurve: "secp384r1" });
+  const k384 = parsePublicKey(new Uint8Array(p384.publicKey.export({ format: "der", type: "spki" })));
+  if (k384.kind !== "ecdsa") return t.fail("not an EC key");
+  const sig384 = new Uint8Array(sign("sha384", Buffer.from("image"), { key: p384.privateKey, dsaEncoding: "ieee-p1363" }));
+  const cases = [
+    { curve: "p256" as const, point: p256.point, digest: at("SHA256"), r, s, name: `${e.file}` },
+    { curve: "p384" as const, point: k384.point, digest: new Uint8Array(createHash("sha384").update("image").digest()), r: sig384.slice(0, 48), s: sig384.slice(48), name: "P-384" },
+  ];
+  for (const c of cases) {
+    const size = c.r.length;
+    const n = moddableCurve(c.curve === "p256" ? "secp256r1" : "secp384r1")!.n;
+    const verify = (rr: Uint8Array, ss: Uint8Array, digest = c.digest) => xs.call<boolean>("ecdsa", c.curve, toHex(c.point), toHex(digest), toHex(rr), toHex(ss));
+    const good = await verify(c.r, c.s);
+    t.true(good.value, c.name);
+    t.true(nodeSignatures.ecdsaVerify(c.curve, c.point, c.digest, c.r, c.s));
+    const badS = c.s.slice();
+    badS[size - 1] ^= 1;
+    const badDigest = c.digest.slice();
+    badDigest[3] ^= 1;
+    const tampered = await verify(c.r, badS);
+    t.false(tampered.value, `${c.name}: tampered s`);
+    t.false((await verify(c.r, c.s, badDigest)).value, `${c.name}: tampered digest`);
+    const zero = new Uint8Array(size);
+    for (const [what, rr, ss] of [
+      ["r = 0", zero, c.s],
+      ["s = 0", c.r, zero],
+      ["s = n", c.r, bigToBE(n, size)],
+      ["s = 2^k - 1 >= n", c.r, new Uint8Array(size).fill(0xff)],
+      ["r = n", bigToBE(n, size), c.s],
+    ] as const) {
+      const got = await verify(rr, ss);
+      t.false(got.value, `${c.name}: ${what}`);
+      // one request fewer than a call that reaches the SDK's verify (a native call): only DONE
+      t.is(got.commands, tampered.commands - 1, `${c.name}: ${what} is refused before the SDK's verify`);
+      t.is(got.value, nodeSignatures.ecdsaVerify(c.curve, c.point, c.digest, rr, ss));
+    }
+  }
+});
+
+test.serial("raw RSA through the Moddable port in XS (rsa shim): equals node's; s >= n is a RangeError", async (t) => {
+  const { publicKey } = generateKeyPairSync("rsa", { modulusLength: 3072 });
+  const key = parsePublicKey(new Uint8Array(publicKey.export({ format: "der", type: "spki" })));
+  if (key.kind !== "rsa") return t.fail("not an RSA key");
+  const sig = new Uint8Array(key.modulus.length);
+  sig.set(createHash("sha256").update("s").digest(), 200);
+  t.is((await xs.call<string>("rsaPublic", toHex(key.modulus), key.exponent, toHex(sig))).value, toHex(nodeSignatures.rsaPublic(key.modulus, key.exponent, sig)));
+  const over = bigToBE(bigFromBE(key.modulus) + 7n, key.modulus.length);
+  t.is((await xs.call<string>("rsaPublic", toHex(key.modulus), key.exponent, toHex(over))).value, "RangeError");
 });

@@ -47,6 +47,7 @@ import {
 } from "./services.ts";
 import { XsWorker, XsWorkerError, type RunResult, type XsWorkerOptions } from "./worker.ts";
 import { bootKey, findBootSnapshot, makeBootSnapshot, trimHeap } from "./boot-snapshot.ts";
+import { curveParams, ecdsaVerify, rsaProcess } from "./public-key-service.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 
 export interface XsPreferenceLimits {
@@ -220,7 +221,7 @@ export const nodeDigests: XsDigestService = {
 
 let shimCache: string | undefined;
 
-const SHIM_FILES = ["core.js", "flash.js", "preference.js", "crypt.js", "timer.js", "http.js", "system.js"];
+const SHIM_FILES = ["core.js", "flash.js", "preference.js", "crypt.js", "public-key.js", "timer.js", "http.js", "system.js"];
 
 /** The shims as one script; `config` is the CONFIG object they see. */
 export function shimSource(config: Record<string, unknown>): string {
@@ -716,6 +717,14 @@ export class XsEngine {
       case OP.DIGEST_FREE:
         this.digests.delete(a);
         return answerVoid();
+
+      // -- public-key crypto (curve, ecdsa, rsa)
+      case OP.EC_CURVE:
+        return answerJson(curveParams(JSON.parse(fromUtf8(payload)) as string));
+      case OP.ECDSA_VERIFY:
+        return answerJson(ecdsaVerify(JSON.parse(fromUtf8(payload)) as Parameters<typeof ecdsaVerify>[0]));
+      case OP.RSA_PROCESS:
+        return answerJson(rsaProcess(JSON.parse(fromUtf8(payload)) as Parameters<typeof rsaProcess>[0]));
 
       // -- preference
       case OP.PREF_GET: {

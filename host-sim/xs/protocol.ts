@@ -73,6 +73,10 @@ export const OP = {
   DIGEST_RESET: 43, // a: id
   DIGEST_FREE: 44, // a: id
 
+  EC_CURVE: 45, // payload: JSON curve name -> JSON {id, a, b, m, n, gx, gy} (hex) or null (shims/public-key.js)
+  ECDSA_VERIFY: 46, // payload: JSON {curve: id, x, y, e, r, s} (hex) -> JSON boolean
+  RSA_PROCESS: 47, // payload: JSON {e, m, c} (hex) -> JSON hex of c^e mod m
+
   TIMER_SET: 50, // a: id, b: initial ms, c: repeat ms (0 = one-shot)
   TIMER_CLEAR: 51, // a: id
   TIMER_DELAY: 52, // a: ms (blocking)

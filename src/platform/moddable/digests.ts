@@ -8,10 +8,11 @@ import { Digest as CryptDigest } from "crypt";
 import type { Digest, DigestAlgorithm, DigestPort } from "../../ports.ts";
 import { crc32 } from "../../util/crc32.ts";
 
-class NativeDigest implements Digest {
+/** A `crypt` Digest as a DigestPort digest (also the SignaturePort's SHA-384/512, signatures.ts). */
+export class NativeDigest implements Digest {
   readonly #digest: CryptDigest;
 
-  constructor(name: "MD5" | "SHA256") {
+  constructor(name: "MD5" | "SHA256" | "SHA384" | "SHA512") {
     this.#digest = new CryptDigest(name);
     this.#digest.reset();
   }

@@ -16,6 +16,7 @@ import { TraceLog } from "./log.ts";
 import type { LogLevel } from "./log.ts";
 import { ModdablePartitions, PART_TYPE_APP } from "./partitions.ts";
 import { findOtadata, slotFromOtadata } from "./running-slot.ts";
+import { ModdableSignatures } from "./signatures.ts";
 import { ModdableSystem, loadNet } from "./system.ts";
 import type { NetLike, RestartFfi } from "./system.ts";
 
@@ -75,6 +76,7 @@ export function buildModdablePlatform(options: ModdablePlatformOptions, modules:
     http: new ModdableHttp(options.https),
     clock: new ModdableClock(),
     digests: new ModdableDigests(),
+    signatures: new ModdableSignatures(),
     system: new ModdableSystem({ ffi: options.ffi, battery: options.battery, net: modules.net }),
     flashModule: modules.flash.module,
   };
@@ -116,6 +118,7 @@ export { ModdableHttp } from "./http.ts";
 export type { HttpsOptions } from "./http.ts";
 export { ModdableClock } from "./clock.ts";
 export { ModdableDigests } from "./digests.ts";
+export { ModdableSignatures } from "./signatures.ts";
 export { ModdableSystem } from "./system.ts";
 export type { NetLike, RestartFfi } from "./system.ts";
 export { TraceLog } from "./log.ts";
