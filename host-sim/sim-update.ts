@@ -22,6 +22,7 @@ import { XsBoardEngine } from "./xs/sim-engine.ts";
 import { peekBoot } from "./board-show.ts";
 import { compareVersions } from "../src/agent/version.ts";
 import type { RuntimeArgs, RuntimeResult } from "./xs/runtime-protocol.ts";
+import { sbv2SignImage, type Sbv2SigningKey } from "./sbv2-sign.ts";
 
 export interface SimUpdateOptions {
   board?: string;
@@ -48,6 +49,9 @@ export interface SimUpdateOptions {
   baseSize?: number;
   /** Fields of the served image: header (chip id, revision range, entry address) and the version
    * its app descriptor carries (default toVersion, which the offer names). */
+  /** Secure Boot V2 keys that sign the served image (host-sim/sbv2-sign.ts): its signature
+   * sector follows the image padded to 4 KiB. */
+  signKeys?: readonly Sbv2SigningKey[];
   image?: Partial<Pick<TestImageOptions, "chipId" | "minChipRevFull" | "maxChipRevFull" | "entryAddr" | "version">>;
   corruptByte?: number;
   failSelfTest?: boolean;
@@ -135,7 +139,12 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   if (o.cutAt?.length) board.armCuts(o.cutAt.map((at) => ({ at, mode: o.cutMode ?? "before", seed })));
 
   const buildId = o.build ?? 1;
-  const image = buildImageOfSize({ version: toVersion, ...o.image, size, build: buildId });
+  // The served image (and its next build): the test image, signed when keys are given.
+  const served = (id: number): Uint8Array => {
+    const bytes = buildImageOfSize({ version: toVersion, ...o.image, size, build: id });
+    return o.signKeys?.length ? sbv2SignImage(bytes, o.signKeys).signed : bytes;
+  };
+  const image = served(buildId);
   const faults: ServerFaults = {
     corruptByte: o.corruptByte, ignoreRange: o.ignoreRange,
     changeEtagAt: o.changeEtagAt, stallAt: o.stallAt, httpErrors: o.httpErrors, etagSuffix: o.etagSuffix,
@@ -144,7 +153,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     {
       version: toVersion,
       build: { id: buildId, bytes: image },
-      nextBuild: o.changeEtagAt !== undefined ? { id: buildId + 1, bytes: buildImageOfSize({ version: toVersion, ...o.image, size, build: buildId + 1 }) } : undefined,
+      nextBuild: o.changeEtagAt !== undefined ? { id: buildId + 1, bytes: served(buildId + 1) } : undefined,
     },
     faults,
   );

@@ -105,13 +105,23 @@ test("an unkeyed board still installs an unsigned image", async (t) => {
   t.true(report.ok, report.reason);
 });
 
-// The XS engine's Moddable platform has no signature port yet: a keyed board refuses every image
-// (clearly, -3, before the download) rather than install one unchecked.
-test("xs: a keyed board refuses the update with -3 (no signature port) and keeps 1.0.0", async (t) => {
+// The XS engine checks signatures through the Moddable SignaturePort (ecdsa/rsa modules, served
+// by host-sim's shims): the same verdicts as Node.
+test("xs: a keyed board refuses an unsigned image with -3 and keeps 1.0.0", async (t) => {
   const board = keyedBoard();
   const report = await simUpdate({ existing: board, size: SIZE, engine: "xs" });
   t.is(report.errorCode, -3);
-  t.regex(report.reason, /no signature port/);
+  t.regex(report.reason, /Secure Boot V2/);
   t.is(report.bootedSlot, "ota_0");
   t.is(report.bootedVersion, "1.0.0");
+});
+
+test("xs: a keyed board installs an image signed with its key, and refuses one signed with another", async (t) => {
+  const good = await simUpdate({ existing: keyedBoard(), size: SIZE, engine: "xs", signKeys: [trusted] });
+  t.true(good.ok, good.reason);
+  t.is(good.bootedVersion, "2.0.0");
+  t.is(good.imageState, "valid");
+  const bad = await simUpdate({ existing: keyedBoard(), size: SIZE, engine: "xs", signKeys: [other] });
+  t.is(bad.errorCode, -3);
+  t.is(bad.bootedVersion, "1.0.0");
 });
