@@ -86,7 +86,7 @@ for (const v of negativeVectors.filter((x) => x.expect === "error")) {
 test("esp_delta_ota's bad_patch.bin applies (the format cannot tell) and gives the recorded output, not new.bin", (t) => {
   const v = byId("esp-delta-ota-bad-patch");
   const out = applyInPieces(vectorFile(v, v.from), vectorFile(v, v.patch), 100);
-  t.is(sha256(out), v.outputSha256);
+  t.is(sha256(out), v.outputSha256 ?? "");
   t.not(sha256(out), byId("esp-delta-ota-assets-heatshrink").sha256.to);
 });
 

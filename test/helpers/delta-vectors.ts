@@ -19,7 +19,7 @@ export interface DeltaVector {
   heatshrink?: { window_sz2: number; lookahead_sz2: number };
   expect?: string;
   outputSha256?: string;
-  sha256: { from: string; to?: string; patch: string };
+  sha256: { from: string; to: string; patch: string };
 }
 
 function load(dir: string): { vectors: DeltaVector[]; negative: DeltaVector[] } {
