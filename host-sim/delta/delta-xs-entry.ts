@@ -9,8 +9,8 @@ import { fromHex } from "../../src/util/bytes.ts";
 
 declare function issueCommand(request: ArrayBuffer): ArrayBuffer;
 
-let old = new Uint8Array(0);
-let patch = new Uint8Array(0);
+let old: Uint8Array = new Uint8Array(0);
+let patch: Uint8Array = new Uint8Array(0);
 
 function fetchBytes(what: string): Uint8Array {
   const req = new Uint8Array(what.length);
