@@ -99,17 +99,31 @@ export class HeatshrinkDecoder {
           break;
         }
         default: {
-          let k = this.count < max - n ? this.count : max - n;
+          // A back-reference: its first min(k, distance) bytes come from the window without
+          // overlap; the rest repeats them with period `distance`, so it is copied by doubling
+          // inside `out`. Then the window takes the newest (at most 256) of the bytes. Native
+          // copies instead of a byte loop: XS interprets every loop iteration.
+          const k = this.count < max - n ? this.count : max - n;
           this.count -= k;
-          let head = this.head;
-          const from = this.distance;
-          while (k-- > 0) {
-            const c = w[(head - from) & WINDOW_MASK];
-            w[head] = c;
-            head = (head + 1) & WINDOW_MASK;
-            out[start + n++] = c;
+          const o = start + n;
+          const d = this.distance;
+          const first = k < d ? k : d;
+          const s = (this.head - d) & WINDOW_MASK;
+          const a = first < WINDOW_SIZE - s ? first : WINDOW_SIZE - s;
+          out.set(w.subarray(s, s + a), o);
+          if (first > a) out.set(w.subarray(0, first - a), o + a);
+          for (let filled = first; filled < k; ) {
+            const m = filled < k - filled ? filled : k - filled;
+            out.copyWithin(o + filled, o, o + m);
+            filled += m;
           }
-          this.head = head;
+          const keep = k < WINDOW_SIZE ? k : WINDOW_SIZE;
+          const h = (this.head + k - keep) & WINDOW_MASK;
+          const b = keep < WINDOW_SIZE - h ? keep : WINDOW_SIZE - h;
+          w.set(out.subarray(o + k - keep, o + k - keep + b), h);
+          if (keep > b) w.set(out.subarray(o + k - keep + b, o + k), 0);
+          this.head = (this.head + k) & WINDOW_MASK;
+          n += k;
           if (this.count === 0) this.state = TAG_BIT;
         }
       }

@@ -1,8 +1,8 @@
 // Applies a detools sequential patch (bsdiff chunks; compression none, heatshrink 8/7 or crle),
 // optionally behind esp_delta_ota's 64-byte header, as it streams in: feed(piece) any number of
 // times, then finish(). The old image is read through io.readOld (random access: adjustments
-// seek backwards), the target goes out in order through io.write. Fixed memory: a 512-byte work
-// buffer, the decoder's 256-byte window and a few numbers, whatever the image size.
+// seek backwards), the target goes out in order through io.write. Fixed memory: two 512-byte
+// work buffers, the decoder's 256-byte window and a few numbers, whatever the image size.
 // Formats: detools-sequential.ts, heatshrink-decoder.ts, crle-decoder.ts, esp-delta-header.ts.
 //
 // Resume: snapshot() serialises the whole apply state (APPLY_STATE_BYTES, well under 1 KiB):
@@ -131,6 +131,9 @@ function checkState(state: Uint8Array): void {
 export class PatchApplier {
   private readonly src: ByteCursor = { bytes: EMPTY, pos: 0 };
   private readonly work = new Uint8Array(WORK_BUFFER_SIZE);
+  private readonly work32 = new Int32Array(this.work.buffer);
+  private readonly oldWork = new Uint8Array(WORK_BUFFER_SIZE);
+  private readonly oldWork32 = new Int32Array(this.oldWork.buffer);
   private readonly espHeader = new Uint8Array(ESP_DELTA_HEADER_SIZE);
   private readonly baseSha256 = new Uint8Array(ESP_DELTA_BASE_SHA256_SIZE);
   private readonly heatshrink: HeatshrinkDecoder;
@@ -438,8 +441,16 @@ export class PatchApplier {
           if (at < 0 || at + got > this.oldSize) throw corrupt(`diff reads old bytes [${at}, ${at + got}) outside the old image (${this.oldSize} bytes)`);
           const old = this.io.readOld(at, got);
           if (old.length < got) throw new OtaError(ErrorCode.FlashWriteFailed, `old image read at ${at} gave ${old.length} of ${got} bytes`);
-          const work = this.work;
-          for (let i = 0; i < got; i++) work[i] += old[i];
+          // Byte-wise addition modulo 256, four lanes per 32-bit word (no carry between lanes);
+          // the bytes past `got` in the last word are never written out.
+          this.oldWork.set(old.subarray(0, got));
+          const a32 = this.work32;
+          const b32 = this.oldWork32;
+          for (let i = 0, words = (got + 3) >> 2; i < words; i++) {
+            const a = a32[i];
+            const b = b32[i];
+            a32[i] = ((a & 0x7f7f7f7f) + (b & 0x7f7f7f7f)) ^ ((a ^ b) & 0x80808080);
+          }
           this.oldPos = at + got;
           this.remaining -= got;
           this.emit(got);
