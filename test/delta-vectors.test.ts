@@ -162,3 +162,51 @@ test("trailing bytes after a heatshrink or crle patch are refused too (detools' 
     t.regex((e as OtaError).reason, /after the patch's end|decodes to more/, id);
   }
 });
+
+test("damaged patches (random bytes changed, cut or duplicated) end in the target or in OtaError -3, never past the to-size or outside the old image", (t) => {
+  let refused = 0;
+  let applied = 0;
+  for (const id of ["foo-heatshrink", "foo-none", "foo-crle", "programmer-heatshrink", "readme-heatshrink"]) {
+    const v = byId(id);
+    const old = vectorFile(v, v.from);
+    const good = vectorFile(v, v.patch);
+    let x = 12345;
+    const rand = (n: number) => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return (x >>> 8) % n;
+    };
+    for (let k = 0; k < 300; k++) {
+      let patch = good.slice();
+      const mode = k % 3;
+      if (mode === 0) for (let m = 0; m <= rand(3); m++) patch[rand(patch.length)] ^= 1 << rand(8);
+      else if (mode === 1) patch = patch.subarray(0, rand(patch.length));
+      else {
+        const at = rand(patch.length);
+        const n = 1 + rand(8);
+        const p = new Uint8Array(patch.length + n);
+        p.set(patch.subarray(0, at + n > patch.length ? patch.length - n : at + n));
+        p.set(patch.subarray(at), at + n);
+        patch = p;
+      }
+      const sink = new Sink();
+      const io = memoryIo(old, sink);
+      const readOld = io.readOld;
+      io.readOld = (o, l) => {
+        if (o < 0 || l < 0 || o + l > old.length) throw new Error(`read outside the old image: ${o}+${l}`);
+        return readOld(o, l);
+      };
+      const a = new PatchApplier(io, { oldSize: old.length });
+      try {
+        for (let i = 0; i < patch.length; i += 13) a.feed(patch.subarray(i, i + 13));
+        a.finish();
+        applied++;
+        t.is(sink.length, a.toSize);
+      } catch (e) {
+        if (!(e instanceof OtaError) || e.code !== ErrorCode.VerifyFailed) return t.fail(`${id} #${k}: ${String(e)}`);
+        refused++;
+        t.true(a.toSize === 0 || sink.length <= a.toSize, `${id} #${k}: wrote past the to-size`);
+      }
+    }
+  }
+  t.true(refused > applied, `${refused} refused, ${applied} applied (a changed diff or extra byte only changes the output)`);
+});
