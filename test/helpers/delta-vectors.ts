@@ -5,7 +5,8 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { PatchApplier, type PatchApplyOptions, type PatchIo } from "../../src/delta/patch-applier.ts";
+import { applyPatch } from "../../host-sim/delta/apply-patch.ts";
+import type { PatchApplyOptions, PatchIo } from "../../src/delta/patch-applier.ts";
 
 export const VECTORS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/vectors");
 
@@ -71,12 +72,7 @@ export function memoryIo(old: Uint8Array, sink: Sink, checkpoint?: (t: number) =
   };
 }
 
-/** Applies `patch` fed in pieces of `piece` bytes; returns the output. */
+/** Applies `patch` fed in pieces of `piece` bytes (host-sim/delta/apply-patch.ts); returns the output. */
 export function applyInPieces(old: Uint8Array, patch: Uint8Array, piece: number, options: Partial<PatchApplyOptions> = {}): Uint8Array {
-  const sink = new Sink();
-  const a = new PatchApplier(memoryIo(old, sink), { oldSize: old.length, ...options });
-  for (let i = 0; i < patch.length; i += piece) a.feed(patch.subarray(i, i + piece));
-  if (patch.length === 0) a.feed(patch);
-  a.finish();
-  return sink.bytes();
+  return applyPatch(old, patch, { ...options, piece });
 }
