@@ -5,7 +5,7 @@
 // work buffers, the decoder's 256-byte window and a few numbers, whatever the image size.
 // Formats: detools-sequential.ts, heatshrink-decoder.ts, crle-decoder.ts, esp-delta-header.ts.
 //
-// Resume: snapshot() serialises the whole apply state (APPLY_STATE_BYTES, well under 1 KiB):
+// Resume: snapshot() serialises the whole apply state (apply-state.ts, 404 bytes):
 // patch position, stage and partial size field, decoder state with its window, old-image
 // position, target position, the esp header progress. It is exact at any point between two
 // feed() calls and inside io.checkpoint, so every instant is a safe point; resume(state) then
@@ -20,9 +20,9 @@
 // refuses further input (resume from a snapshot instead).
 
 import { ErrorCode, OtaError } from "../errors.ts";
-import { equalBytes, readU32LE, toHex, writeU32LE } from "../util/bytes.ts";
-import { crc32 } from "../util/crc32.ts";
-import { CRLE_STATE_BYTES, CrleDecoder, CrleError } from "./crle-decoder.ts";
+import { equalBytes, toHex } from "../util/bytes.ts";
+import { DECODER_STATE_BYTES, decodeApplyState, encodeApplyState } from "./apply-state.ts";
+import { CrleDecoder, CrleError } from "./crle-decoder.ts";
 import {
   COMPRESSION_MASK,
   Compression,
@@ -40,7 +40,9 @@ import {
   espDeltaBaseSha256,
   espDeltaMagic,
 } from "./esp-delta-header.ts";
-import { HEATSHRINK_STATE_BYTES, HeatshrinkDecoder, type ByteCursor } from "./heatshrink-decoder.ts";
+import { HeatshrinkDecoder, type ByteCursor } from "./heatshrink-decoder.ts";
+
+export { APPLY_STATE_BYTES, applyStateInfo } from "./apply-state.ts";
 
 export interface PatchIo {
   /** Exactly `length` bytes of the old (running) image at `offset`; [offset, offset + length) is
@@ -83,49 +85,8 @@ const WORK_BUFFER_SIZE = 512;
 const EMPTY = new Uint8Array(0);
 const INT32_MAX = 0x7fffffff;
 
-// The snapshot, little-endian (this project's own format; version 1).
-const STATE_MAGIC = 0x41445358; // "XSDA"
-const STATE_VERSION = 1;
-const ST_MAGIC = 0;
-const ST_VERSION = 4;
-const ST_STAGE = 5;
-const ST_COMPRESSION = 6;
-const ST_FLAGS = 7;
-const ST_PATCH_OFFSET = 8;
-const ST_TO_SIZE = 12;
-const ST_TARGET = 16;
-const ST_OLD_POS = 20;
-const ST_OLD_SIZE = 24;
-const ST_REMAINING = 28;
-const ST_SIZE_VALUE = 32;
-const ST_SIZE_BYTES = 36;
-const ST_SIZE_NEG = 37;
-const ST_ESP_COUNT = 38;
-const ST_BASE_SHA256 = 40;
-const ST_ESP_HEADER = ST_BASE_SHA256 + ESP_DELTA_BASE_SHA256_SIZE;
-const ST_DECODER = ST_ESP_HEADER + ESP_DELTA_HEADER_SIZE;
-const ST_CRC = ST_DECODER + (HEATSHRINK_STATE_BYTES > CRLE_STATE_BYTES ? HEATSHRINK_STATE_BYTES : CRLE_STATE_BYTES);
-const FLAG_ESP_HEADER = 1;
-/** Bytes of a snapshot (404). */
-export const APPLY_STATE_BYTES = ST_CRC + 4;
-
 function corrupt(reason: string): OtaError {
   return new OtaError(ErrorCode.VerifyFailed, `delta patch: ${reason}`);
-}
-
-/** Where a snapshot continues, read without resuming it. */
-export function applyStateInfo(state: Uint8Array): { patchOffset: number; targetOffset: number; toSize: number } {
-  checkState(state);
-  return { patchOffset: readU32LE(state, ST_PATCH_OFFSET), targetOffset: readU32LE(state, ST_TARGET), toSize: readU32LE(state, ST_TO_SIZE) };
-}
-
-function checkState(state: Uint8Array): void {
-  const ok =
-    state.length === APPLY_STATE_BYTES &&
-    readU32LE(state, ST_MAGIC) === STATE_MAGIC &&
-    state[ST_VERSION] === STATE_VERSION &&
-    readU32LE(state, ST_CRC) === crc32(state.subarray(0, ST_CRC));
-  if (!ok) throw new OtaError(ErrorCode.UpdateFailed, "delta apply state is damaged or from another version");
 }
 
 export class PatchApplier {
@@ -178,25 +139,24 @@ export class PatchApplier {
 
   /** Continues from snapshot() bytes; `options` must name the same old image (and base digest). */
   static resume(state: Uint8Array, io: PatchIo, options: PatchApplyOptions): PatchApplier {
-    checkState(state);
+    const st = decodeApplyState(state);
     const a = new PatchApplier(io, options);
-    const espFlag = (state[ST_FLAGS] & FLAG_ESP_HEADER) !== 0;
-    if (readU32LE(state, ST_OLD_SIZE) !== a.oldSize || espFlag !== a.hasEspHeader || (espFlag && !equalBytes(state.subarray(ST_BASE_SHA256, ST_ESP_HEADER), a.baseSha256))) {
+    if (st.oldSize !== a.oldSize || st.espHeader !== a.hasEspHeader || (st.espHeader && !equalBytes(st.baseSha256, a.baseSha256))) {
       throw new OtaError(ErrorCode.UpdateFailed, "delta apply state is for another base image");
     }
-    a.stage = state[ST_STAGE];
-    a.compression = state[ST_COMPRESSION];
-    a.feedBase = readU32LE(state, ST_PATCH_OFFSET);
-    a.toSize_ = readU32LE(state, ST_TO_SIZE);
-    a.target = readU32LE(state, ST_TARGET);
-    a.oldPos = readU32LE(state, ST_OLD_POS) | 0;
-    a.remaining = readU32LE(state, ST_REMAINING);
-    a.sizeValue = readU32LE(state, ST_SIZE_VALUE);
-    a.sizeBytes = state[ST_SIZE_BYTES];
-    a.sizeNeg = state[ST_SIZE_NEG];
-    a.espCount = state[ST_ESP_COUNT];
-    a.espHeader.set(state.subarray(ST_ESP_HEADER, ST_DECODER));
-    const decoderOk = a.compression === Compression.crle ? a.crle.load(state, ST_DECODER) : a.heatshrink.load(state, ST_DECODER);
+    a.stage = st.stage;
+    a.compression = st.compression;
+    a.feedBase = st.patchOffset;
+    a.toSize_ = st.toSize;
+    a.target = st.target;
+    a.oldPos = st.oldPos;
+    a.remaining = st.remaining;
+    a.sizeValue = st.sizeValue;
+    a.sizeBytes = st.sizeBytes;
+    a.sizeNeg = st.sizeNeg;
+    a.espCount = st.espCount;
+    a.espHeader.set(st.espHeaderBytes);
+    const decoderOk = a.compression === Compression.crle ? a.crle.load(st.decoder, 0) : a.heatshrink.load(st.decoder, 0);
     if (a.stage > DONE || a.espCount > ESP_DELTA_HEADER_SIZE || a.target > a.toSize_ || !decoderOk) {
       throw new OtaError(ErrorCode.UpdateFailed, "delta apply state is inconsistent");
     }
@@ -259,28 +219,27 @@ export class PatchApplier {
   /** The whole apply state (APPLY_STATE_BYTES bytes); see the top of the file. */
   snapshot(): Uint8Array {
     if (this.failure !== undefined) throw new OtaError(ErrorCode.UpdateFailed, "delta apply stopped by an earlier error");
-    const s = new Uint8Array(APPLY_STATE_BYTES);
-    writeU32LE(s, ST_MAGIC, STATE_MAGIC);
-    s[ST_VERSION] = STATE_VERSION;
-    s[ST_STAGE] = this.stage;
-    s[ST_COMPRESSION] = this.compression;
-    s[ST_FLAGS] = this.hasEspHeader ? FLAG_ESP_HEADER : 0;
-    writeU32LE(s, ST_PATCH_OFFSET, this.patchOffset);
-    writeU32LE(s, ST_TO_SIZE, this.toSize_);
-    writeU32LE(s, ST_TARGET, this.target);
-    writeU32LE(s, ST_OLD_POS, this.oldPos >>> 0);
-    writeU32LE(s, ST_OLD_SIZE, this.oldSize);
-    writeU32LE(s, ST_REMAINING, this.remaining);
-    writeU32LE(s, ST_SIZE_VALUE, this.sizeValue);
-    s[ST_SIZE_BYTES] = this.sizeBytes;
-    s[ST_SIZE_NEG] = this.sizeNeg;
-    s[ST_ESP_COUNT] = this.espCount;
-    if (this.hasEspHeader) s.set(this.baseSha256, ST_BASE_SHA256);
-    s.set(this.espHeader, ST_ESP_HEADER);
-    if (this.compression === Compression.crle) this.crle.save(s, ST_DECODER);
-    else this.heatshrink.save(s, ST_DECODER);
-    writeU32LE(s, ST_CRC, crc32(s.subarray(0, ST_CRC)));
-    return s;
+    const decoder = new Uint8Array(DECODER_STATE_BYTES);
+    if (this.compression === Compression.crle) this.crle.save(decoder, 0);
+    else this.heatshrink.save(decoder, 0);
+    return encodeApplyState({
+      stage: this.stage,
+      compression: this.compression,
+      espHeader: this.hasEspHeader,
+      patchOffset: this.patchOffset,
+      toSize: this.toSize_,
+      target: this.target,
+      oldPos: this.oldPos,
+      oldSize: this.oldSize,
+      remaining: this.remaining,
+      sizeValue: this.sizeValue,
+      sizeBytes: this.sizeBytes,
+      sizeNeg: this.sizeNeg,
+      espCount: this.espCount,
+      baseSha256: this.baseSha256,
+      espHeaderBytes: this.espHeader,
+      decoder,
+    });
   }
 
   /** Next raw (not decompressed) patch byte, or -1 when this piece is used up. */
