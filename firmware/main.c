@@ -1,0 +1,24 @@
+/* Power-on: start the clock and the link, say HELLO, take this power-on's arguments from the host
+ * (which ran the bootloader on the flash file and knows the running slot), then run the runtime
+ * bundle in XS until it finishes, restarts (SYSRESETREQ) or loses power. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "firmware.h"
+#include "xs-host.h"
+
+extern void initialise_monitor_handles(void);
+
+int main(void) {
+	initialise_monitor_handles();
+	link_init();
+	fw_clock_start();
+	char hello[160];
+	int n = snprintf(hello, sizeof(hello), "{\"firmware\":\"xs-ota-qemu\",\"ramLimit\":%lu,\"arenaLimit\":%lu}", (unsigned long)fw_ram_limit(),
+		(unsigned long)fw_heap_limit());
+	link_send(TO_HOST_HELLO, hello, (size_t)n, NULL, 0);
+	link_log("boot: RAM limit %lu bytes (arena %lu)", (unsigned long)fw_ram_limit(), (unsigned long)fw_heap_limit());
+	fw_frame* args = link_wait(FROM_HOST_ARGS, FROM_HOST_ARGS);
+	host_run(args->payload, args->length);
+	return 0;
+}

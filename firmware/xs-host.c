@@ -1,0 +1,206 @@
+/* The XS machine and the run loop: promise jobs, timers on the SysTick clock, events from the
+ * link (HTTP, halt), one event at a time with the promise jobs drained after each, as a device's
+ * main loop does between callbacks. Also the XS platform hooks this firmware provides
+ * (fxQueuePromiseJobs, fxAbort). */
+#include "xsAll.h"
+#include "xs.h"
+#include "board.h"
+#include "firmware.h"
+#include "xs-host.h"
+
+/* Creation parameters (slots are 16 bytes, chunks are bytes): small, as on an MCU; the machine
+ * grows in these increments until the RAM budget says no. */
+static xsCreation creation = {
+	16 * 1024, /* initialChunkSize */
+	8 * 1024, /* incrementalChunkSize */
+	2048, /* initialHeapCount */
+	512, /* incrementalHeapCount */
+	768, /* stackCount */
+	1024, /* initialKeyCount */
+	256, /* incrementalKeyCount */
+	127, /* nameModulo */
+	127, /* symbolModulo */
+	4 * 1024, /* parserBufferSize */
+	127, /* parserTableModulo */
+	0, /* staticSize */
+};
+
+#define MAX_TIMERS 16
+typedef struct {
+	uint32_t id;
+	uint32_t due;
+	uint32_t repeat;
+	uint8_t active;
+} fw_timer;
+static fw_timer timers[MAX_TIMERS];
+static int done;
+static xsMachine* machine;
+
+enum { EV_TIMER = 2, EV_HTTP_WRITABLE = 3, EV_HTTP_RESPONSE = 4, EV_HTTP_DATA = 5, EV_HTTP_END = 6, EV_HTTP_ERROR = 7 };
+
+void host_timer_set(uint32_t id, uint32_t ms, uint32_t repeat) {
+	fw_timer* free_slot = NULL;
+	for (int i = 0; i < MAX_TIMERS; i++) {
+		if (timers[i].active && timers[i].id == id) free_slot = &timers[i];
+		else if (!timers[i].active && !free_slot) free_slot = &timers[i];
+	}
+	if (!free_slot) fw_fatal("too many timers");
+	free_slot->id = id;
+	free_slot->due = fw_millis() + ms;
+	free_slot->repeat = repeat;
+	free_slot->active = 1;
+}
+
+void host_timer_clear(uint32_t id) {
+	for (int i = 0; i < MAX_TIMERS; i++)
+		if (timers[i].active && timers[i].id == id) timers[i].active = 0;
+}
+
+void host_done(void) { done = 1; }
+
+void fxQueuePromiseJobs(txMachine* the) { the->promiseJobs = 1; }
+
+void fxAbort(txMachine* the, int status) {
+	switch (status) {
+	case XS_NOT_ENOUGH_MEMORY_EXIT:
+		fw_out_of_ram(0);
+	case XS_STACK_OVERFLOW_EXIT:
+		fw_fatal("XS stack overflow (raise stackCount or the RAM budget)");
+	case XS_NO_MORE_KEYS_EXIT:
+		fw_fatal("XS: not enough keys");
+	case XS_UNHANDLED_REJECTION_EXIT:
+		link_log("unhandled rejection: %s", fxToString(the, &mxException));
+		mxException = mxUndefined;
+		return;
+	case XS_UNHANDLED_EXCEPTION_EXIT:
+		link_log("unhandled exception: %s", fxToString(the, &mxException));
+		fw_fatal("unhandled exception");
+	default:
+		fw_fatal("XS abort");
+	}
+}
+
+static void run_script(xsMachine* the, const char* start, const char* end, const char* name) {
+	txStringCStream stream;
+	stream.buffer = (txString)start;
+	stream.offset = 0;
+	stream.size = (txSize)(end - start);
+	txSlot* realm = mxProgram.value.reference->next->value.module.realm;
+	txScript* script = fxParseScript(the, &stream, fxStringCGetter, mxProgramFlag);
+	if (!script) fw_fatal("script parse failed");
+	fxRunScript(the, script, mxRealmGlobal(realm), C_NULL, mxRealmClosures(realm)->value.reference, C_NULL, mxProgram.value.reference);
+	mxPullSlot(mxResult);
+	link_log("loaded %s (%lu bytes), arena %lu bytes", name, (unsigned long)(end - start), (unsigned long)fw_heap_peak());
+}
+
+static void drain(xsMachine* the) {
+	while (the->promiseJobs) {
+		the->promiseJobs = 0;
+		fxRunPromiseJobs(the);
+	}
+	fxEndJob(the);
+}
+
+void host_report_stats(xsMachine* the) {
+	char json[200];
+	int n = snprintf(json, sizeof(json), "{\"peakArena\":%lu,\"peakStack\":%lu,\"arenaLimit\":%lu,\"ramLimit\":%lu,\"flashOps\":%lu,\"ms\":%lu}",
+		(unsigned long)fw_heap_peak(), (unsigned long)fw_stack_peak(), (unsigned long)fw_heap_limit(), (unsigned long)fw_ram_limit(),
+		(unsigned long)fw_flash_ops, (unsigned long)fw_millis());
+	(void)the;
+	link_send(TO_HOST_STATS, json, (size_t)n, NULL, 0);
+}
+
+/* Calls globalThis.__fwEvent(kind, a, b, payload) with an ArrayBuffer copy of the payload. */
+static void deliver(xsMachine* the, int kind, uint32_t a, uint32_t b, const uint8_t* payload, uint32_t length) {
+	xsTry {
+		xsVar(0) = payload ? xsArrayBuffer((void*)payload, (xsIntegerValue)length) : xsUndefined;
+		xsCall4_noResult(xsGlobal, xsID("__fwEvent"), xsInteger(kind), xsNumber(a), xsNumber(b), xsVar(0));
+	}
+	xsCatch {
+		link_log("exception in event %d: %s", kind, xsToString(xsException));
+		fw_fatal("exception escaped an event handler");
+	}
+}
+
+static void dispatch(xsMachine* the, fw_frame* f) {
+	const uint8_t* p = f->payload;
+	switch (f->type) {
+	case FROM_HOST_HTTP_RESPONSE:
+		deliver(the, EV_HTTP_RESPONSE, rd32(p), rd32(p + 4), p + 8, f->length - 8);
+		break;
+	case FROM_HOST_HTTP_DATA: {
+		uint32_t id = rd32(p);
+		deliver(the, EV_HTTP_DATA, id, 0, p + 4, f->length - 4);
+		drain(the);
+		link_send(TO_HOST_HTTP_ACK, p, 4, NULL, 0); /* read and handled: the host may send the next */
+		break;
+	}
+	case FROM_HOST_HTTP_END:
+		deliver(the, EV_HTTP_END, rd32(p), 0, NULL, 0);
+		break;
+	case FROM_HOST_HTTP_ERROR:
+		deliver(the, EV_HTTP_ERROR, rd32(p), 0, p + 4, f->length - 4);
+		break;
+	case FROM_HOST_HTTP_WRITABLE:
+		deliver(the, EV_HTTP_WRITABLE, rd32(p), rd32(p + 4), NULL, 0);
+		break;
+	case FROM_HOST_HALT:
+		link_log("power lost");
+		host_report_stats(the);
+		fw_halt();
+	default:
+		link_log("unexpected frame 0x%x", f->type);
+	}
+}
+
+static int fire_timer(xsMachine* the) {
+	uint32_t now = fw_millis();
+	for (int i = 0; i < MAX_TIMERS; i++) {
+		fw_timer* t = &timers[i];
+		if (t->active && (int32_t)(now - t->due) >= 0) {
+			uint32_t id = t->id;
+			if (t->repeat) t->due = now + t->repeat;
+			else t->active = 0;
+			deliver(the, EV_TIMER, id, 0, NULL, 0);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void host_run(const uint8_t* args, uint32_t length) {
+	machine = xsCreateMachine(&creation, "xs-ota-qemu", NULL);
+	if (!machine) fw_out_of_ram(0);
+	link_log("xs: machine created, arena %lu bytes", (unsigned long)fw_heap_peak());
+	xsBeginHost(machine);
+	{
+		xsVars(3); /* 0: event payload / start arguments; 1, 2: natives_install */
+		xsTry {
+			natives_install(the);
+			run_script(the, js_device, js_device_end, "device.js");
+			run_script(the, js_bundle, js_bundle_end, "xs-ota-runtime.js");
+			xsVar(0) = xsStringBuffer((char*)args, (xsIntegerValue)length);
+			xsCall1_noResult(xsGlobal, xsID("__fwStart"), xsVar(0));
+		}
+		xsCatch {
+			link_log("exception at start: %s", xsToString(xsException));
+			fw_fatal("exception at start");
+		}
+		for (;;) {
+			drain(the);
+			if (done) {
+				host_report_stats(the);
+				fw_exit(FW_EXIT_DONE);
+			}
+			if (fire_timer(the)) continue;
+			fw_frame* f = link_poll();
+			if (f) {
+				dispatch(the, f);
+				free(f);
+				continue;
+			}
+			__asm__ volatile("wfi"); /* the next SysTick (1 ms) */
+		}
+	}
+	xsEndHost(machine);
+}
