@@ -33,7 +33,8 @@ enum {
 	TO_HOST_HELLO = 0x02, /* JSON {firmware, ramLimit, heapLimit} */
 	TO_HOST_DONE = 0x03, /* u8 ok, JSON result */
 	TO_HOST_RESTART = 0x04, /* SYSRESETREQ follows */
-	TO_HOST_FLASH_OP = 0x05, /* u8 kind (1 write, 2 erase), 3 x 0, u32 address, u32 length, data; answered GO/CUT */
+	TO_HOST_FLASH_OP = 0x05, /* u8 kind (1 write, 2 erase), 3 x 0, u32 address, u32 length; answered GO/CUT.
+	                           * The data of a write is in the staging area of the PSRAM (fw_flash.staging) */
 	TO_HOST_HTTP_OPEN = 0x06, /* u32 id, u32 JSON length, JSON request, body */
 	TO_HOST_HTTP_CLOSE = 0x07, /* u32 id */
 	TO_HOST_HTTP_ACK = 0x08, /* u32 id: a body fragment was handed to JS and its jobs ran */
@@ -47,7 +48,7 @@ enum {
 	FROM_HOST_CUT = 0x82, /* the power is lost at this flash operation: halt */
 	FROM_HOST_ARGS = 0x83, /* JSON {args, config} of this power-on */
 	FROM_HOST_HTTP_RESPONSE = 0x84, /* u32 id, u32 status, JSON [[name, value], ...] */
-	FROM_HOST_HTTP_DATA = 0x85, /* u32 id, body bytes */
+	FROM_HOST_HTTP_DATA = 0x85, /* u32 id, u32 PSRAM offset, u32 length: the body bytes are in the mailbox */
 	FROM_HOST_HTTP_END = 0x86, /* u32 id */
 	FROM_HOST_HTTP_ERROR = 0x87, /* u32 id, UTF-8 reason */
 	FROM_HOST_ANSWER = 0x88, /* u8 status (0 bytes, 1 JSON, 2 error JSON, 3 void), payload */
@@ -79,6 +80,9 @@ typedef struct {
 	uint32_t sector;
 	uint32_t align;
 	uint8_t erased;
+	uint32_t staging; /* PSRAM offset of the staging area (the data of an announced write) */
+	uint32_t mailbox; /* PSRAM offset of the host's mailbox (HTTP body fragments) */
+	uint32_t mailboxSize;
 } fw_flash_geometry;
 extern fw_flash_geometry fw_flash;
 /* Return NULL or an error message (the host simulator's FlashRuleError text). */

@@ -1,15 +1,16 @@
 /* The emulated NOR flash: the file-backed PSRAM window at FLASH_BASE (board.h), with the rules
  * host-sim/flash/nor-flash.ts enforces, and the same error texts: a write only clears bits,
  * writes are aligned to `align`, erases cover whole sectors and set them to `erased`. Every write
- * and every erased sector is one flash operation: it is announced to the host (TO_HOST_FLASH_OP,
- * with the data of a write) and done only on GO; on CUT the power is lost at that operation and
+ * and every erased sector is one flash operation: it is announced to the host (TO_HOST_FLASH_OP;
+ * the data of a write is first copied to the staging area past the flash in the same file-backed
+ * PSRAM, where the host reads it: shared memory, as a DMA buffer) and done only on GO; on CUT the power is lost at that operation and
  * the firmware halts (the host kills QEMU and applies the torn operation the simulator's way). */
 #include <stdio.h>
 #include <string.h>
 #include "board.h"
 #include "firmware.h"
 
-fw_flash_geometry fw_flash = { 0, 4096, 4, 0xFF };
+fw_flash_geometry fw_flash = { 0, 4096, 4, 0xFF, 0, 0, 0 };
 uint32_t fw_flash_ops;
 
 static char message[160];
@@ -37,7 +38,8 @@ static void begin_op(uint8_t kind, uint32_t address, uint32_t length, const uint
 	wr32(head + 4, address);
 	wr32(head + 8, length);
 	fw_flash_ops++;
-	link_send(TO_HOST_FLASH_OP, head, sizeof(head), data, data ? length : 0);
+	if (data) memcpy((void*)FLASH_AT(fw_flash.staging), data, length);
+	link_send(TO_HOST_FLASH_OP, head, sizeof(head), NULL, 0);
 	fw_frame* f = link_wait(FROM_HOST_GO, FROM_HOST_CUT);
 	uint8_t verdict = f->type;
 	free(f);
@@ -47,6 +49,7 @@ static void begin_op(uint8_t kind, uint32_t address, uint32_t length, const uint
 const char* flash_write(uint32_t address, const uint8_t* data, uint32_t length) {
 	const char* e = bounds(address, length);
 	if (e) return e;
+	if (length > fw_flash.mailbox - fw_flash.staging) return "write larger than the staging area";
 	uint32_t a = fw_flash.align;
 	if (address % a || length % a) {
 		snprintf(message, sizeof(message), "misaligned write of %lu bytes at 0x%lx (alignment %lu)", (unsigned long)length, (unsigned long)address, (unsigned long)a);

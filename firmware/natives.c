@@ -39,7 +39,12 @@ static void fw_flash_config(xsMachine* the) {
 	fw_flash.sector = (uint32_t)xsToInteger(xsArg(1));
 	fw_flash.align = (uint32_t)xsToInteger(xsArg(2));
 	fw_flash.erased = (uint8_t)xsToInteger(xsArg(3));
-	if (fw_flash.size > FLASH_WINDOW || fw_flash.sector == 0 || fw_flash.align == 0) xsRangeError("flash geometry");
+	fw_flash.staging = (uint32_t)xsToInteger(xsArg(4));
+	fw_flash.mailbox = (uint32_t)xsToInteger(xsArg(5));
+	fw_flash.mailboxSize = (uint32_t)xsToInteger(xsArg(6));
+	if (fw_flash.size > fw_flash.staging || fw_flash.staging >= fw_flash.mailbox || fw_flash.mailboxSize > FLASH_WINDOW ||
+		fw_flash.mailbox > FLASH_WINDOW - fw_flash.mailboxSize || fw_flash.sector == 0 || fw_flash.align == 0)
+		xsRangeError("flash geometry");
 }
 
 static void fw_flash_read(xsMachine* the) {
@@ -218,7 +223,7 @@ void natives_install(xsMachine* the) {
 		int length;
 	} table[] = {
 		{ "log", fw_log_text, 1 }, { "trace", fw_trace, 1 }, { "ticks", fw_ticks, 0 },
-		{ "flashConfig", fw_flash_config, 4 }, { "flashRead", fw_flash_read, 2 }, { "flashWrite", fw_flash_write, 4 },
+		{ "flashConfig", fw_flash_config, 7 }, { "flashRead", fw_flash_read, 2 }, { "flashWrite", fw_flash_write, 4 },
 		{ "flashErase", fw_flash_erase, 2 }, { "digestNew", fw_digest_new, 1 }, { "digestWrite", fw_digest_write, 4 },
 		{ "digestClose", fw_digest_close, 1 }, { "digestReset", fw_digest_reset, 1 }, { "timerSet", fw_timer_set, 3 },
 		{ "timerClear", fw_timer_clear, 1 }, { "httpOpen", fw_http_open, 5 }, { "httpBody", fw_http_body, 5 },

@@ -129,8 +129,10 @@ static void dispatch(xsMachine* the, fw_frame* f) {
 		deliver(the, EV_HTTP_RESPONSE, rd32(p), rd32(p + 4), p + 8, f->length - 8);
 		break;
 	case FROM_HOST_HTTP_DATA: {
-		uint32_t id = rd32(p);
-		deliver(the, EV_HTTP_DATA, id, 0, p + 4, f->length - 4);
+		uint32_t id = rd32(p), offset = rd32(p + 4), length = rd32(p + 8);
+		if (offset < fw_flash.mailbox || length > fw_flash.mailboxSize || offset - fw_flash.mailbox > fw_flash.mailboxSize - length)
+			fw_fatal("HTTP data outside the mailbox");
+		deliver(the, EV_HTTP_DATA, id, 0, (const uint8_t*)(FLASH_BASE + offset), length);
 		drain(the);
 		link_send(TO_HOST_HTTP_ACK, p, 4, NULL, 0); /* read and handled: the host may send the next */
 		break;

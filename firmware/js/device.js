@@ -535,7 +535,8 @@
     value(json) {
       const start = JSON.parse(json);
       board = { layout: start.args.layout, runningSlot: start.args.runningSlot, flash: start.flash };
-      fw.flashConfig(start.flash.size, start.flash.sector, start.flash.align, start.flash.erased);
+      const f = start.flash;
+      fw.flashConfig(f.size, f.sector, f.align, f.erased, f.staging, f.mailbox, f.mailboxSize);
       const settle = (ok) => (value) => {
         let text;
         try {

@@ -35,6 +35,11 @@ import { PSRAM_SIZE, QEMU, QemuProcess } from "./qemu-process.ts";
 const run = promisify(execFile);
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+/** The PSRAM past the flash: a staging area where the firmware puts the data of an announced
+ * write, then the mailbox where the host puts HTTP body fragments (shared memory, as DMA buffers;
+ * only the control frames cross the UART). */
+const STAGING_SIZE = 256 * 1024;
+const MAILBOX_MAX = 4 * 1024 * 1024;
 const FLASH_WRITE = 1;
 const FLASH_ERASE = 2;
 const PREF_TAG = { MISSING: 0, BOOLEAN: 1, INT32: 2, STRING: 3, BUFFER: 4 } as const;
@@ -115,6 +120,13 @@ export class QemuBoardEngine {
     const board = this.board;
     const flashBytes = board.flash.bytes;
     this.writeFlashFile(flashBytes);
+    const staging = Math.ceil(flashBytes.byteLength / 0x10000) * 0x10000;
+    const mailbox = staging + STAGING_SIZE;
+    const mailboxSize = Math.min(MAILBOX_MAX, PSRAM_SIZE - mailbox);
+    if (mailboxSize < 64 * 1024) throw new Error(`the board's flash (${flashBytes.byteLength} bytes) leaves no room for the mailbox in the PSRAM`);
+    const shared = { staging, mailbox, mailboxSize };
+    let mailboxAt = 0;
+    const fd = openSync(this.flashFile, "r+");
     const services = boardServices(board, this.http);
     const log: string[] = [];
     const exchanges = new Map<number, { abort(): void }>();
@@ -143,6 +155,7 @@ export class QemuBoardEngine {
         onNoise: (t) => this.log(`qemu: ${t.trimEnd()}`),
         onExit: (code, signal, stderr) => {
           clearTimeout(timer);
+          closeSync(fd);
           for (const x of exchanges.values()) x.abort();
           exchanges.clear();
           if (!result) {
@@ -168,7 +181,13 @@ export class QemuBoardEngine {
       const httpSink = (id: number) => ({
         status: (code: number, headers: [string, string][]) =>
           qemu.send(TO_FIRMWARE.HTTP_RESPONSE, u32(id, code), utf8(JSON.stringify(headers))),
-        data: (chunk: Uint8Array) => qemu.send(TO_FIRMWARE.HTTP_DATA, u32(id), chunk),
+        data: (chunk: Uint8Array) => {
+          if (chunk.byteLength > mailboxSize / 4) throw new Error(`an HTTP chunk of ${chunk.byteLength} bytes is too large for the mailbox`);
+          if (mailboxAt + chunk.byteLength > mailboxSize) mailboxAt = 0;
+          writeSync(fd, chunk, 0, chunk.byteLength, mailbox + mailboxAt);
+          qemu.send(TO_FIRMWARE.HTTP_DATA, u32(id, mailbox + mailboxAt, chunk.byteLength));
+          mailboxAt += chunk.byteLength;
+        },
         end: () => {
           exchanges.delete(id);
           qemu.send(TO_FIRMWARE.HTTP_END, u32(id));
@@ -192,7 +211,7 @@ export class QemuBoardEngine {
             const sector = geometry.sectors[0].size;
             if (geometry.sectors.some((s) => s.size !== sector)) throw new Error("the qemu engine needs a flash of uniform sectors");
             if (geometry.size > PSRAM_SIZE) throw new Error(`the board's flash (${geometry.size} bytes) is larger than the PSRAM window`);
-            const start = { args, flash: { size: geometry.size, sector, align: geometry.writeAlign, erased: geometry.erasedValue } };
+            const start = { args, flash: { size: geometry.size, sector, align: geometry.writeAlign, erased: geometry.erasedValue, ...shared } };
             qemu.send(TO_FIRMWARE.ARGS, utf8(JSON.stringify(start)));
             return;
           }
@@ -261,7 +280,12 @@ export class QemuBoardEngine {
         const length = readU32(p, 8);
         try {
           if (board.flash.isDead) throw new PowerCut(board.flash.ops);
-          if (kind === FLASH_WRITE) board.flash.write(address, p.subarray(12, 12 + length));
+          if (kind === FLASH_WRITE) {
+            if (length > STAGING_SIZE) throw new Error(`flash write of ${length} bytes is larger than the staging area`);
+            const data = new Uint8Array(length);
+            readSync(fd, data, 0, length, staging);
+            board.flash.write(address, data);
+          }
           else if (kind === FLASH_ERASE) board.flash.erase(address, length);
           else throw new Error(`flash operation kind ${kind}`);
         } catch (e) {
