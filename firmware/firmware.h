@@ -15,7 +15,8 @@ uint32_t fw_millis(void);
 uint64_t fw_micros(void);
 void fw_paint_stack(void);
 size_t fw_stack_peak(void);
-size_t fw_heap_peak(void);
+size_t fw_heap_peak(void); /* high-water mark of the malloc arena */
+size_t fw_heap_now(void);
 size_t fw_heap_limit(void);
 size_t fw_ram_limit(void);
 __attribute__((noreturn)) void fw_exit(int code);

@@ -11,6 +11,7 @@ extern uint8_t _sdata;
 
 static volatile uint32_t ticks_ms;
 static uint8_t* brk_now = &_heap_start;
+static uint8_t* brk_peak = &_heap_start;
 static size_t stack_size_bytes(void) { return (size_t)(&_stack_top - &_heap_end); }
 
 #define TICK_RELOAD (SYSCLK_HZ / 1000u)
@@ -46,10 +47,12 @@ void* _sbrk(ptrdiff_t increment) {
 		fw_out_of_ram((size_t)increment); /* loud: a message on the UART and exit FW_EXIT_RAM */
 	}
 	brk_now += increment;
+	if (brk_now > brk_peak) brk_peak = brk_now;
 	return old;
 }
 
-size_t fw_heap_peak(void) { return (size_t)(brk_now - &_heap_start); }
+size_t fw_heap_peak(void) { return (size_t)(brk_peak - &_heap_start); }
+size_t fw_heap_now(void) { return (size_t)(brk_now - &_heap_start); }
 size_t fw_heap_limit(void) { return (size_t)(&_heap_end - &_heap_start); }
 size_t fw_ram_limit(void) { return (size_t)(&_ram_end - &_sdata); }
 

@@ -7,6 +7,7 @@
 #include "board.h"
 #include "firmware.h"
 #include "xs-host.h"
+#include "xsb.h"
 
 /* Creation parameters (slots are 16 bytes, chunks are bytes): small, as on an MCU; the machine
  * grows in these increments until the RAM budget says no. */
@@ -80,17 +81,34 @@ void fxAbort(txMachine* the, int status) {
 	}
 }
 
-static void run_script(xsMachine* the, const char* start, const char* end, const char* name) {
-	txStringCStream stream;
-	stream.buffer = (txString)start;
-	stream.offset = 0;
-	stream.size = (txSize)(end - start);
+/* Runs a precompiled script (xsb.h) in place: its symbols get the machine's IDs (written into the
+ * bytecode, as fxRunScript does for a parsed script), then the program runs; functions and strings
+ * stay in the code memory (the _ARCHIVE opcodes), only objects and closures take XS heap. */
+static void run_xsb(xsMachine* the, uint8_t* blob, const char* name) {
+	if (memcmp(blob + XSB_MAGIC_OFFSET, XSB_MAGIC, 4)) fw_fatal("not a precompiled script");
+	uint32_t symbolsSize = rd32(blob + XSB_SYMBOLS_SIZE_OFFSET);
+	uint32_t codeSize = rd32(blob + XSB_CODE_SIZE_OFFSET);
+	txByte* p = (txByte*)blob + XSB_HEADER_SIZE;
+	txByte* code = p + symbolsSize;
+	txID count, i;
+	mxDecodeID(p, count);
+	txID* ids = c_malloc(count * sizeof(txID));
+	if (!ids) fw_out_of_ram(count * sizeof(txID));
+	ids[0] = XS_NO_ID;
+	for (i = 1; i < count; i++) {
+		ids[i] = fxNewNameC(the, (txString)p);
+		p += c_strlen((char*)p) + 1;
+	}
+	fxRemapIDs(the, code, (txSize)codeSize, ids);
+	c_free(ids);
+	txScript script;
+	c_memset(&script, 0, sizeof(script));
+	script.codeBuffer = code;
+	script.codeSize = (txSize)codeSize;
 	txSlot* realm = mxProgram.value.reference->next->value.module.realm;
-	txScript* script = fxParseScript(the, &stream, fxStringCGetter, mxProgramFlag);
-	if (!script) fw_fatal("script parse failed");
-	fxRunScript(the, script, mxRealmGlobal(realm), C_NULL, mxRealmClosures(realm)->value.reference, C_NULL, mxProgram.value.reference);
+	fxRunScript(the, &script, mxRealmGlobal(realm), C_NULL, mxRealmClosures(realm)->value.reference, C_NULL, mxProgram.value.reference);
 	mxPullSlot(mxResult);
-	link_log("loaded %s (%lu bytes), arena %lu bytes", name, (unsigned long)(end - start), (unsigned long)fw_heap_peak());
+	link_log("loaded %s (%lu bytes of bytecode), arena %lu bytes", name, (unsigned long)codeSize, (unsigned long)fw_heap_now());
 }
 
 static void drain(xsMachine* the) {
@@ -173,14 +191,14 @@ static int fire_timer(xsMachine* the) {
 void host_run(const uint8_t* args, uint32_t length) {
 	machine = xsCreateMachine(&creation, "xs-ota-qemu", NULL);
 	if (!machine) fw_out_of_ram(0);
-	link_log("xs: machine created, arena %lu bytes", (unsigned long)fw_heap_peak());
+	link_log("xs: machine created, arena %lu bytes", (unsigned long)fw_heap_now());
 	xsBeginHost(machine);
 	{
 		xsVars(3); /* 0: event payload / start arguments; 1, 2: natives_install */
 		xsTry {
 			natives_install(the);
-			run_script(the, js_device, js_device_end, "device.js");
-			run_script(the, js_bundle, js_bundle_end, "xs-ota-runtime.js");
+			run_xsb(the, xsb_device, "device.js");
+			run_xsb(the, xsb_bundle, "xs-ota-runtime.js");
 			xsVar(0) = xsStringBuffer((char*)args, (xsIntegerValue)length);
 			xsCall1_noResult(xsGlobal, xsID("__fwStart"), xsVar(0));
 		}

@@ -1,7 +1,10 @@
 // Builds the QEMU firmware (firmware/, C for the mps2-an386 Cortex-M4 board) with Debian's
 // arm-none-eabi-gcc and newlib: XS from @agoric/xsnap's `moddable/xs/sources` (all 46 files),
-// the platform layer in firmware/*.c, and two scripts in ROM: firmware/js/device.js and the
-// runtime bundle (dist/host-sim/xs/xs-ota-runtime.js, rebuilt first when stale).
+// the platform layer in firmware/*.c, and two precompiled scripts in the code memory:
+// firmware/js/device.js and the runtime bundle (dist/host-sim/xs/xs-ota-runtime.js, rebuilt first
+// when stale). The scripts are compiled on this machine by firmware/tools/xs-compile.c, built with
+// the host's C compiler (`cc`) from the same XS sources, into the format of firmware/xsb.h: the
+// device does not parse JavaScript at boot (the XS parser needs about 2 MB for the bundle).
 //
 //   npm run build:firmware [-- --ram-limit 192K]      (or: tsx host-sim/qemu/firmware-build.ts)
 //
@@ -25,7 +28,8 @@ const FIRMWARE = path.join(ROOT, "firmware");
 const XS = path.join(ROOT, "node_modules/@agoric/xsnap/moddable/xs");
 const OUT = path.join(ROOT, "dist/firmware");
 export const CC = "arm-none-eabi-gcc";
-export const DEFAULT_RAM_LIMIT = 192 * 1024;
+const HOST_CC = process.env.CC ?? "cc";
+export const DEFAULT_RAM_LIMIT = 256 * 1024;
 
 const CFLAGS = [
   "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=soft", "-Os", "-g0",
@@ -43,10 +47,11 @@ function mtime(p: string): number {
   return existsSync(p) ? statSync(p).mtimeMs : 0;
 }
 
-async function compile(source: string, object: string): Promise<void> {
+async function compile(source: string, object: string, host = false): Promise<void> {
   if (mtime(object) > Math.max(mtime(source), ...firmwareHeaders())) return;
   mkdirSync(path.dirname(object), { recursive: true });
-  await run(CC, [...CFLAGS, "-c", source, "-o", object], { maxBuffer: 16 << 20 });
+  const flags = host ? ["-O1", "-w", ...CFLAGS.filter((f) => f.startsWith("-D") || f.startsWith("-I"))] : CFLAGS;
+  await run(host ? HOST_CC : CC, [...flags, "-c", source, "-o", object], { maxBuffer: 16 << 20 });
 }
 
 function firmwareHeaders(): number[] {
@@ -76,7 +81,7 @@ function stale(elf: string): boolean {
   const t = mtime(elf);
   if (!t) return true;
   const sources = readdirSync(FIRMWARE).map((f) => path.join(FIRMWARE, f)).filter((f) => statSync(f).isFile());
-  sources.push(path.join(FIRMWARE, "js/device.js"), XS_RUNTIME_PATH, __filename());
+  sources.push(path.join(FIRMWARE, "js/device.js"), path.join(FIRMWARE, "tools/xs-compile.c"), XS_RUNTIME_PATH, __filename());
   return sources.some((f) => mtime(f) > t);
 }
 
@@ -134,13 +139,25 @@ async function build(ramLimit: number, elf: string): Promise<void> {
     ...xsSources.map((f) => ({ src: path.join(XS, "sources", f), obj: path.join(OUT, "obj/xs", f.replace(/\.c$/, ".o")) })),
     ...fwSources.map((f) => ({ src: path.join(FIRMWARE, f), obj: path.join(OUT, "obj/fw", f.replace(/\.c$/, ".o")) })),
   ];
-  // The scripts in ROM, NUL-terminated (xs-host.h).
+  const jobs = Math.max(1, Math.min(2, os.cpus().length));
+  // The build-host compiler of scripts (firmware/tools/xs-compile.c) and the two scripts.
+  const hostUnits = [
+    ...xsSources.map((f) => ({ src: path.join(XS, "sources", f), obj: path.join(OUT, "host-obj", f.replace(/\.c$/, ".o")) })),
+    { src: path.join(FIRMWARE, "tools/xs-compile.c"), obj: path.join(OUT, "host-obj/xs-compile.o") },
+  ];
+  await pool(hostUnits, jobs, (u) => compile(u.src, u.obj, true));
+  const compiler = path.join(OUT, "xs-compile");
+  await run(HOST_CC, [...hostUnits.map((u) => u.obj), "-lm", "-o", compiler]);
+  const deviceXsb = path.join(OUT, "obj/device.xsb");
+  const bundleXsb = path.join(OUT, "obj/xs-ota-runtime.xsb");
+  mkdirSync(path.dirname(deviceXsb), { recursive: true });
+  await run(compiler, [path.join(FIRMWARE, "js/device.js"), deviceXsb]);
+  await run(compiler, [XS_RUNTIME_PATH, bundleXsb]);
+  // The precompiled scripts in the code memory, word-aligned (xs-host.h).
   const asm = path.join(OUT, "obj/js.S");
-  mkdirSync(path.dirname(asm), { recursive: true });
-  const blob = (name: string, file: string): string =>
-    `  .global ${name}, ${name}_end\n  .balign 4\n${name}:\n  .incbin "${file}"\n${name}_end:\n  .byte 0\n`;
-  writeFileSync(asm, `  .section .rodata.js,"a"\n${blob("js_device", path.join(FIRMWARE, "js/device.js"))}${blob("js_bundle", XS_RUNTIME_PATH)}`);
-  await pool(units, Math.max(1, Math.min(2, os.cpus().length)), (u) => compile(u.src, u.obj));
+  const blob = (name: string, file: string): string => `  .global ${name}\n  .balign 4\n${name}:\n  .incbin "${file}"\n`;
+  writeFileSync(asm, `  .section .xsb,"aw"\n${blob("xsb_device", deviceXsb)}${blob("xsb_bundle", bundleXsb)}`);
+  await pool(units, jobs, (u) => compile(u.src, u.obj));
   await run(CC, ["-mcpu=cortex-m4", "-mthumb", "-c", asm, "-o", path.join(OUT, "obj/js.o")]);
   await run(CC, [
     "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=soft", "-Os", "--specs=rdimon.specs", "-nostartfiles",

@@ -260,6 +260,7 @@ export class QemuBoardEngine {
             return;
           case TO_HOST.STATS:
             stats = JSON.parse(text(p)) as QemuStats;
+            this.log(`qemu: peak RAM: arena ${stats.peakArena} of ${stats.arenaLimit} bytes, stack ${stats.peakStack}; ${stats.flashOps} flash operations, ${stats.ms} ms`);
             if (halted) qemu.kill(); // the firmware halted after its last frames
             return;
           default:
