@@ -9,6 +9,9 @@
 #include "xs-host.h"
 #include "xsb.h"
 
+/* xs/sources/xsRun.c (not declared in xsAll.h) */
+extern void fxRemapIDs(txMachine* the, txByte* codeBuffer, txSize codeSize, txID* theIDs);
+
 /* Creation parameters (slots are 16 bytes, chunks are bytes): small, as on an MCU; the machine
  * grows in these increments until the RAM budget says no. */
 static xsCreation creation = {
@@ -140,6 +143,25 @@ static void deliver(xsMachine* the, int kind, uint32_t a, uint32_t b, const uint
 	}
 }
 
+/* A body fragment is acknowledged (the host may then send the next) once it was handled: its
+ * promise jobs ran and the timers it made due ran too, so the next fragment arrives when the
+ * device would next read its socket. */
+#define MAX_ACKS 8
+static uint32_t acks[MAX_ACKS];
+static int ack_count;
+static void ack_later(uint32_t id) {
+	if (ack_count == MAX_ACKS) fw_fatal("too many unacknowledged HTTP fragments");
+	acks[ack_count++] = id;
+}
+static void ack_now(void) {
+	for (int i = 0; i < ack_count; i++) {
+		uint8_t b[4];
+		wr32(b, acks[i]);
+		link_send(TO_HOST_HTTP_ACK, b, 4, NULL, 0);
+	}
+	ack_count = 0;
+}
+
 static void dispatch(xsMachine* the, fw_frame* f) {
 	const uint8_t* p = f->payload;
 	switch (f->type) {
@@ -151,8 +173,7 @@ static void dispatch(xsMachine* the, fw_frame* f) {
 		if (offset < fw_flash.mailbox || length > fw_flash.mailboxSize || offset - fw_flash.mailbox > fw_flash.mailboxSize - length)
 			fw_fatal("HTTP data outside the mailbox");
 		deliver(the, EV_HTTP_DATA, id, 0, (const uint8_t*)(FLASH_BASE + offset), length);
-		drain(the);
-		link_send(TO_HOST_HTTP_ACK, p, 4, NULL, 0); /* read and handled: the host may send the next */
+		ack_later(id);
 		break;
 	}
 	case FROM_HOST_HTTP_END:
@@ -213,6 +234,7 @@ void host_run(const uint8_t* args, uint32_t length) {
 				fw_exit(FW_EXIT_DONE);
 			}
 			if (fire_timer(the)) continue;
+			ack_now();
 			fw_frame* f = link_poll();
 			if (f) {
 				dispatch(the, f);

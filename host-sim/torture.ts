@@ -26,7 +26,7 @@ export interface TortureOptions {
   /** One run in this many gets a second cut during its recovery (0: none). */
   secondCutEvery?: number;
   /** Where the runtime runs (simUpdate's engine). Default "node". */
-  engine?: "node" | "xs";
+  engine?: "node" | "xs" | "qemu";
   /** Which cut points to run per cycle and mode: every flash operation of the uncut cycle
    * (default), or a sample of this many, spread evenly over the cycle (first and last included;
    * each mode shifted so that the modes cut at different operations). */
@@ -96,7 +96,7 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
           report.failures++;
           report.firstFailure ??= {
             cycle, cutAt: cuts, mode, seed: runSeed, problem: r.problem,
-            command: `xs-ota sim update --size ${size} --cut-at ${cuts.join(",")} --cut-mode ${mode} --seed ${runSeed}${cycle === "rollback" ? " --fail-self-test" : ""}${engine === "xs" ? " --engine xs" : ""}`,
+            command: `xs-ota sim update --size ${size} --cut-at ${cuts.join(",")} --cut-mode ${mode} --seed ${runSeed}${cycle === "rollback" ? " --fail-self-test" : ""}${engine === "node" ? "" : ` --engine ${engine}`}`,
           };
         }
       }

@@ -21,7 +21,17 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { XS_RUNTIME_PATH, xsRuntimeBundle } from "../xs/runtime-bundle.ts";
 
-const run = promisify(execFile);
+const exec = promisify(execFile);
+/** Runs a tool; a failure is an Error with the command and its stderr (not the whole object). */
+async function run(file: string, args: string[], options: { maxBuffer?: number } = {}): Promise<{ stdout: string }> {
+  try {
+    const { stdout } = await exec(file, args, { maxBuffer: 16 << 20, ...options });
+    return { stdout: String(stdout) };
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`firmware build: ${path.basename(file)} failed: ${(err.stderr || err.message).trim()}`);
+  }
+}
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "../..");
 const FIRMWARE = path.join(ROOT, "firmware");
@@ -29,7 +39,7 @@ const XS = path.join(ROOT, "node_modules/@agoric/xsnap/moddable/xs");
 const OUT = path.join(ROOT, "dist/firmware");
 export const CC = "arm-none-eabi-gcc";
 const HOST_CC = process.env.CC ?? "cc";
-export const DEFAULT_RAM_LIMIT = 256 * 1024;
+export const DEFAULT_RAM_LIMIT = 320 * 1024;
 
 const CFLAGS = [
   "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=soft", "-Os", "-g0",
