@@ -5,6 +5,27 @@
 #define BOARD_H
 #include <stdint.h>
 
+#ifdef BOARD_STM32F4
+/* The retargeted build for Renode's STM32F4 (renode/stm32f4-xs-ota.repl): USART2 at 0x40004400
+ * (RM0090 §30.6: SR TXE bit 7, RXNE bit 5; DR; BRR; CR1 UE bit 13, TE bit 3, RE bit 2), SysTick at
+ * Renode's 72 MHz, the OTA flash memory-mapped at 0x90000000. Not run here. */
+#define USART2_BASE 0x40004400u
+#define USART_SR (*(volatile uint32_t*)(USART2_BASE + 0x00))
+#define USART_DR (*(volatile uint32_t*)(USART2_BASE + 0x04))
+#define USART_BRR (*(volatile uint32_t*)(USART2_BASE + 0x08))
+#define USART_CR1 (*(volatile uint32_t*)(USART2_BASE + 0x0C))
+static inline void uart_init(void) {
+	USART_BRR = 0x271; /* 115200 baud at 72 MHz */
+	USART_CR1 = (1u << 13) | (1u << 3) | (1u << 2);
+}
+static inline int uart_tx_full(void) { return !(USART_SR & (1u << 7)); }
+static inline void uart_put(uint8_t b) { USART_DR = b; }
+static inline int uart_rx_ready(void) { return (USART_SR & (1u << 5)) != 0; }
+static inline uint8_t uart_get(void) { return (uint8_t)USART_DR; }
+#define SYSCLK_HZ 72000000u
+#define FLASH_BASE 0x90000000u
+#define BOARD_NAME "stm32f4"
+#else
 #define UART0_BASE 0x40004000u
 #define UART_DATA (*(volatile uint32_t*)(UART0_BASE + 0x00))
 #define UART_STATE (*(volatile uint32_t*)(UART0_BASE + 0x04))
@@ -15,6 +36,20 @@
 #define UART_CTRL_TXEN 0x1u
 #define UART_CTRL_RXEN 0x2u
 
+static inline void uart_init(void) {
+	UART_BAUDDIV = 16;
+	UART_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN;
+}
+static inline int uart_tx_full(void) { return (UART_STATE & UART_STATE_TXFULL) != 0; }
+static inline void uart_put(uint8_t b) { UART_DATA = b; }
+static inline int uart_rx_ready(void) { return (UART_STATE & UART_STATE_RXFULL) != 0; }
+static inline uint8_t uart_get(void) { return (uint8_t)UART_DATA; }
+/* The system clock of the AN386 image in QEMU (mps2.c: SYSCLK_FRQ). */
+#define SYSCLK_HZ 25000000u
+#define FLASH_BASE 0x21000000u
+#define BOARD_NAME "mps2-an386"
+#endif
+
 #define SYST_CSR (*(volatile uint32_t*)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t*)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t*)0xE000E018u)
@@ -22,10 +57,6 @@
 #define SCB_CPACR (*(volatile uint32_t*)0xE000ED88u)
 #define AIRCR_SYSRESETREQ 0x05FA0004u
 
-/* The system clock of the AN386 image in QEMU (mps2.c: SYSCLK_FRQ). */
-#define SYSCLK_HZ 25000000u
-
-#define FLASH_BASE 0x21000000u
 #define FLASH_WINDOW (16u * 1024u * 1024u)
 
 #endif

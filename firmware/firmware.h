@@ -13,6 +13,8 @@
 void fw_clock_start(void);
 uint32_t fw_millis(void);
 uint64_t fw_micros(void);
+/* Time spent waiting (WFI, waiting for the host on the UART): the rest is work. */
+extern uint64_t fw_idle_us;
 void fw_paint_stack(void);
 size_t fw_stack_peak(void);
 size_t fw_heap_peak(void); /* high-water mark of the malloc arena */
@@ -66,6 +68,7 @@ typedef struct fw_frame {
 } fw_frame;
 
 void link_init(void);
+void link_raw(const char* text, size_t n); /* bytes outside any frame (the host logs them) */
 void link_send(uint8_t type, const void* a, size_t alen, const void* b, size_t blen);
 void link_log(const char* fmt, ...);
 /* Waits for a frame of `type` (an answer); event frames read meanwhile are queued. Caller frees. */

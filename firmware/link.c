@@ -1,4 +1,4 @@
-/* Framed messages over the CMSDK UART0 (board.h). The host end is host-sim/qemu/link.ts.
+/* Framed messages over the board's UART (board.h: CMSDK UART0 on mps2-an386). The host end is host-sim/qemu/link.ts.
  * Frame: 0xA5, type u8, length u32 little-endian, payload (firmware.h lists the types).
  * Sending is blocking byte by byte; receiving polls. Answers (GO, CUT, ANSWER) are what a
  * synchronous call waits for; events (HTTP, HALT) that arrive meanwhile are queued in order. */
@@ -20,22 +20,25 @@ void wr32(uint8_t* p, uint32_t v) {
 	p[3] = (uint8_t)(v >> 24);
 }
 
-void link_init(void) {
-	UART_BAUDDIV = 16;
-	UART_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN;
-}
+void link_init(void) { uart_init(); }
 
 static void put(uint8_t b) {
-	while (UART_STATE & UART_STATE_TXFULL) {}
-	UART_DATA = b;
+	while (uart_tx_full()) {}
+	uart_put(b);
 }
 static void put_all(const uint8_t* p, size_t n) {
 	while (n--) put(*p++);
 }
 static uint8_t get(void) {
-	while (!(UART_STATE & UART_STATE_RXFULL)) {}
-	return (uint8_t)UART_DATA;
+	if (!uart_rx_ready()) {
+		uint64_t t = fw_micros();
+		while (!uart_rx_ready()) {}
+		fw_idle_us += fw_micros() - t;
+	}
+	return uart_get();
 }
+
+void link_raw(const char* text, size_t n) { put_all((const uint8_t*)text, n); }
 
 void link_send(uint8_t type, const void* a, size_t alen, const void* b, size_t blen) {
 	uint8_t head[6];
@@ -95,6 +98,6 @@ fw_frame* link_poll(void) {
 		f->next = NULL;
 		return f;
 	}
-	if (UART_STATE & UART_STATE_RXFULL) return read_frame();
+	if (uart_rx_ready()) return read_frame();
 	return NULL;
 }

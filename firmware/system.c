@@ -25,6 +25,7 @@ void fw_clock_start(void) {
 }
 
 uint32_t fw_millis(void) { return ticks_ms; }
+uint64_t fw_idle_us;
 
 uint64_t fw_micros(void) {
 	uint32_t ms, cvr;
@@ -71,8 +72,13 @@ size_t fw_stack_peak(void) {
 }
 
 void fw_exit(int code) {
+#ifdef BOARD_STM32F4
+	link_log("exit %d", code); /* no semihosting on the retargeted build */
+	fw_halt();
+#else
 	exit(code); /* newlib rdimon: SYS_EXIT, the QEMU process exits with `code` */
 	for (;;) {}
+#endif
 }
 
 void fw_fatal(const char* why) {

@@ -123,10 +123,11 @@ static void drain(xsMachine* the) {
 }
 
 void host_report_stats(xsMachine* the) {
-	char json[200];
-	int n = snprintf(json, sizeof(json), "{\"peakArena\":%lu,\"peakStack\":%lu,\"arenaLimit\":%lu,\"ramLimit\":%lu,\"flashOps\":%lu,\"ms\":%lu}",
+	char json[240];
+	uint64_t us = fw_micros();
+	int n = snprintf(json, sizeof(json), "{\"peakArena\":%lu,\"peakStack\":%lu,\"arenaLimit\":%lu,\"ramLimit\":%lu,\"flashOps\":%lu,\"ms\":%lu,\"us\":%lu,\"idleUs\":%lu}",
 		(unsigned long)fw_heap_peak(), (unsigned long)fw_stack_peak(), (unsigned long)fw_heap_limit(), (unsigned long)fw_ram_limit(),
-		(unsigned long)fw_flash_ops, (unsigned long)fw_millis());
+		(unsigned long)fw_flash_ops, (unsigned long)fw_millis(), (unsigned long)us, (unsigned long)fw_idle_us);
 	(void)the;
 	link_send(TO_HOST_STATS, json, (size_t)n, NULL, 0);
 }
@@ -241,7 +242,9 @@ void host_run(const uint8_t* args, uint32_t length) {
 				free(f);
 				continue;
 			}
+			uint64_t t = fw_micros();
 			__asm__ volatile("wfi"); /* the next SysTick (1 ms) */
+			fw_idle_us += fw_micros() - t;
 		}
 	}
 	xsEndHost(machine);

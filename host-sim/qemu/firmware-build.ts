@@ -49,18 +49,21 @@ const CFLAGS = [
   `-I${FIRMWARE}`, `-I${path.join(XS, "includes")}`, `-I${path.join(XS, "platforms")}`, `-I${path.join(XS, "sources")}`,
 ];
 
-export function elfPath(ramLimit = DEFAULT_RAM_LIMIT): string {
-  return path.join(OUT, `xs-ota-qemu-${Math.round(ramLimit / 1024)}k.elf`);
+export type FirmwareBoard = "mps2-an386" | "stm32f4";
+
+export function elfPath(ramLimit = DEFAULT_RAM_LIMIT, board: FirmwareBoard = "mps2-an386"): string {
+  return path.join(OUT, board === "stm32f4" ? "xs-ota-stm32f4.elf" : `xs-ota-qemu-${Math.round(ramLimit / 1024)}k.elf`);
 }
 
 function mtime(p: string): number {
   return existsSync(p) ? statSync(p).mtimeMs : 0;
 }
 
-async function compile(source: string, object: string, host = false): Promise<void> {
+async function compile(source: string, object: string, host = false, board: FirmwareBoard = "mps2-an386"): Promise<void> {
   if (mtime(object) > Math.max(mtime(source), ...firmwareHeaders())) return;
   mkdirSync(path.dirname(object), { recursive: true });
-  const flags = host ? ["-O1", "-w", ...CFLAGS.filter((f) => f.startsWith("-D") || f.startsWith("-I"))] : CFLAGS;
+  const flags = host ? ["-O1", "-w", ...CFLAGS.filter((f) => f.startsWith("-D") || f.startsWith("-I"))] : [...CFLAGS];
+  if (board === "stm32f4") flags.push("-DBOARD_STM32F4");
   await run(host ? HOST_CC : CC, [...flags, "-c", source, "-o", object], { maxBuffer: 16 << 20 });
 }
 
@@ -77,14 +80,14 @@ async function pool<T>(items: T[], jobs: number, work: (item: T) => Promise<void
 
 /** Checks that the cross compiler is there; throws a clear error (never a skip) when not. */
 export async function checkToolchain(): Promise<void> {
+  const hint = "(npm test's preflight installs them: scripts/system-packages.txt)";
   try {
     await run(CC, ["--version"]);
   } catch {
-    throw new Error(
-      `${CC} is missing: install Debian's gcc-arm-none-eabi and libnewlib-arm-none-eabi ` +
-        `(npm test's preflight does: scripts/system-packages.txt)`,
-    );
+    throw new Error(`${CC} is missing: install Debian's gcc-arm-none-eabi and libnewlib-arm-none-eabi ${hint}`);
   }
+  const specs = (await run(CC, ["-print-file-name=rdimon.specs"])).stdout.trim();
+  if (!path.isAbsolute(specs)) throw new Error(`newlib for ${CC} is missing: install Debian's libnewlib-arm-none-eabi ${hint}`);
 }
 
 function stale(elf: string): boolean {
@@ -99,24 +102,26 @@ function __filename(): string {
   return fileURLToPath(import.meta.url);
 }
 
-let building: Map<number, Promise<string>> = new Map();
+const building = new Map<string, Promise<string>>();
 
-/** The firmware ELF for `ramLimit` bytes of RAM, built first when missing or stale. */
-export function firmwareElf(ramLimit = DEFAULT_RAM_LIMIT): Promise<string> {
-  let p = building.get(ramLimit);
+/** The firmware ELF for `ramLimit` bytes of RAM, built first when missing or stale. Board
+ * "stm32f4" is the build retargeted to Renode's STM32F4 (renode/; not runnable here). */
+export function firmwareElf(ramLimit = DEFAULT_RAM_LIMIT, board: FirmwareBoard = "mps2-an386"): Promise<string> {
+  const key = `${board}:${ramLimit}`;
+  let p = building.get(key);
   if (!p) {
-    p = locked(ramLimit).catch((e) => {
-      building.delete(ramLimit);
+    p = locked(ramLimit, board).catch((e) => {
+      building.delete(key);
       throw e;
     });
-    building.set(ramLimit, p);
+    building.set(key, p);
   }
   return p;
 }
 
-async function locked(ramLimit: number): Promise<string> {
+async function locked(ramLimit: number, board: FirmwareBoard): Promise<string> {
   await xsRuntimeBundle(); // rebuilds the bundle when src/ is newer
-  const elf = elfPath(ramLimit);
+  const elf = elfPath(ramLimit, board);
   if (!stale(elf)) return elf;
   await checkToolchain();
   const lock = path.join(OUT, ".build.lock");
@@ -135,19 +140,20 @@ async function locked(ramLimit: number): Promise<string> {
     }
   }
   try {
-    if (stale(elf)) await build(ramLimit, elf);
+    if (stale(elf)) await build(ramLimit, elf, board);
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
   return elf;
 }
 
-async function build(ramLimit: number, elf: string): Promise<void> {
+async function build(ramLimit: number, elf: string, board: FirmwareBoard): Promise<void> {
+  const stm32 = board === "stm32f4";
   const xsSources = readdirSync(path.join(XS, "sources")).filter((f) => f.endsWith(".c")).sort();
   const fwSources = readdirSync(FIRMWARE).filter((f) => f.endsWith(".c")).sort();
   const units = [
     ...xsSources.map((f) => ({ src: path.join(XS, "sources", f), obj: path.join(OUT, "obj/xs", f.replace(/\.c$/, ".o")) })),
-    ...fwSources.map((f) => ({ src: path.join(FIRMWARE, f), obj: path.join(OUT, "obj/fw", f.replace(/\.c$/, ".o")) })),
+    ...fwSources.map((f) => ({ src: path.join(FIRMWARE, f), obj: path.join(OUT, stm32 ? "obj/fw-stm32f4" : "obj/fw", f.replace(/\.c$/, ".o")), board })),
   ];
   const jobs = Math.max(1, Math.min(2, os.cpus().length));
   // The build-host compiler of scripts (firmware/tools/xs-compile.c) and the two scripts.
@@ -167,11 +173,11 @@ async function build(ramLimit: number, elf: string): Promise<void> {
   const asm = path.join(OUT, "obj/js.S");
   const blob = (name: string, file: string): string => `  .global ${name}\n  .balign 4\n${name}:\n  .incbin "${file}"\n`;
   writeFileSync(asm, `  .section .xsb,"aw"\n${blob("xsb_device", deviceXsb)}${blob("xsb_bundle", bundleXsb)}`);
-  await pool(units, jobs, (u) => compile(u.src, u.obj));
+  await pool(units, jobs, (u) => compile(u.src, u.obj, false, "board" in u ? u.board : undefined));
   await run(CC, ["-mcpu=cortex-m4", "-mthumb", "-c", asm, "-o", path.join(OUT, "obj/js.o")]);
   await run(CC, [
-    "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=soft", "-Os", "--specs=rdimon.specs", "-nostartfiles",
-    "-Wl,--gc-sections", `-Wl,--defsym=RAM_LIMIT=${ramLimit}`, "-T", path.join(FIRMWARE, "mps2-an386.ld"),
+    "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=soft", "-Os", stm32 ? "--specs=nosys.specs" : "--specs=rdimon.specs", "-nostartfiles",
+    "-Wl,--gc-sections", `-Wl,--defsym=RAM_LIMIT=${ramLimit}`, "-T", path.join(FIRMWARE, stm32 ? "stm32f4.ld" : "mps2-an386.ld"),
     ...units.map((u) => u.obj), path.join(OUT, "obj/js.o"), "-lm", "-o", elf,
   ], { maxBuffer: 16 << 20 });
 }
@@ -186,7 +192,10 @@ export async function elfSizes(elf: string): Promise<{ textBytes: number; dataBy
 if (process.argv[1] && path.resolve(process.argv[1]) === __filename()) {
   const i = process.argv.indexOf("--ram-limit");
   const limit = i > 0 ? parseSize(process.argv[i + 1]) : DEFAULT_RAM_LIMIT;
-  const elf = await firmwareElf(limit);
+  const b = process.argv.indexOf("--board");
+  const board = (b > 0 ? process.argv[b + 1] : "mps2-an386") as FirmwareBoard;
+  if (board !== "mps2-an386" && board !== "stm32f4") throw new Error(`--board: mps2-an386 or stm32f4, not ${board}`);
+  const elf = await firmwareElf(limit, board);
   console.log(`${path.relative(process.cwd(), elf)} ${JSON.stringify(await elfSizes(elf))}`);
 }
 

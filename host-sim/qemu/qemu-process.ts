@@ -14,6 +14,9 @@ export const PSRAM_SIZE = 16 * 1024 * 1024;
 export interface QemuOptions {
   elf: string;
   flashFile: string;
+  /** Where the semihosting console goes (newlib's stdout/stderr): a file, never the UART's pipe,
+   * so that nothing can interleave with the link's frames. */
+  semihostingLog: string;
   /** -icount shift=N (deterministic instruction counting: 1 ns of virtual time per
    * 2^N instructions); default off (real time). */
   icount?: number;
@@ -32,7 +35,8 @@ export class QemuProcess {
       "-M", "mps2-an386,memory-backend=flash",
       "-object", `memory-backend-file,id=flash,size=${PSRAM_SIZE},mem-path=${o.flashFile},share=on`,
       "-display", "none", "-monitor", "none", "-serial", "stdio",
-      "-semihosting-config", "enable=on,target=native",
+      "-chardev", `file,id=semihosting,path=${o.semihostingLog}`,
+      "-semihosting-config", "enable=on,target=native,chardev=semihosting",
       "-no-reboot",
       "-kernel", o.elf,
     ];

@@ -52,6 +52,10 @@ export interface QemuStats {
   ramLimit: number;
   flashOps: number;
   ms: number;
+  /** Microseconds since reset and those spent waiting (WFI, the host's answers): with -icount
+   * shift=0 one microsecond is 1000 instructions. */
+  us: number;
+  idleUs: number;
 }
 
 export interface QemuRunResult {
@@ -71,6 +75,10 @@ export interface QemuEngineOptions {
   icount?: number;
   /** Per power-on limit of wall time (ms) before the run is an error. */
   timeoutMs?: number;
+  /** Extra fields of the ARGS frame (bench/qemu.ts: {digests: {address, length}}). */
+  bench?: Record<string, unknown>;
+  /** Called with the firmware's figures after every power-on. */
+  onStats?: (stats: QemuStats) => void;
 }
 
 /** Fails loudly when QEMU is missing (never a skip). */
@@ -143,6 +151,7 @@ export class QemuBoardEngine {
       const qemu: QemuProcess = new QemuProcess({
         elf: this.elf,
         flashFile: this.flashFile,
+        semihostingLog: path.join(this.dir, "semihosting.log"),
         icount: this.o.icount,
         onFrame: (f) => {
           try {
@@ -211,7 +220,7 @@ export class QemuBoardEngine {
             const sector = geometry.sectors[0].size;
             if (geometry.sectors.some((s) => s.size !== sector)) throw new Error("the qemu engine needs a flash of uniform sectors");
             if (geometry.size > PSRAM_SIZE) throw new Error(`the board's flash (${geometry.size} bytes) is larger than the PSRAM window`);
-            const start = { args, flash: { size: geometry.size, sector, align: geometry.writeAlign, erased: geometry.erasedValue, ...shared } };
+            const start = { args, bench: this.o.bench, flash: { size: geometry.size, sector, align: geometry.writeAlign, erased: geometry.erasedValue, ...shared } };
             qemu.send(TO_FIRMWARE.ARGS, utf8(JSON.stringify(start)));
             return;
           }
@@ -260,6 +269,7 @@ export class QemuBoardEngine {
             return;
           case TO_HOST.STATS:
             stats = JSON.parse(text(p)) as QemuStats;
+            this.o.onStats?.(stats);
             this.log(`qemu: peak RAM: arena ${stats.peakArena} of ${stats.arenaLimit} bytes, stack ${stats.peakStack}; ${stats.flashOps} flash operations, ${stats.ms} ms`);
             if (halted) qemu.kill(); // the firmware halted after its last frames
             return;
