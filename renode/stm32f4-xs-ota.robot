@@ -17,5 +17,4 @@ Firmware Boots And Announces Itself
     Execute Command         include ${PLATFORM}
     Create Terminal Tester  ${UART}
     Start Emulation
-    Wait For Line On Uart   xs-ota-qemu
-    Wait For Line On Uart   boot: RAM limit
+    Wait For Line On Uart   xs-ota firmware stm32f4: boot

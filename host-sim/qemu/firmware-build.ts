@@ -151,7 +151,7 @@ async function build(ramLimit: number, elf: string, board: FirmwareBoard): Promi
   const stm32 = board === "stm32f4";
   const xsSources = readdirSync(path.join(XS, "sources")).filter((f) => f.endsWith(".c")).sort();
   const fwSources = readdirSync(FIRMWARE).filter((f) => f.endsWith(".c")).sort();
-  const units = [
+  const units: { src: string; obj: string; board?: FirmwareBoard }[] = [
     ...xsSources.map((f) => ({ src: path.join(XS, "sources", f), obj: path.join(OUT, "obj/xs", f.replace(/\.c$/, ".o")) })),
     ...fwSources.map((f) => ({ src: path.join(FIRMWARE, f), obj: path.join(OUT, stm32 ? "obj/fw-stm32f4" : "obj/fw", f.replace(/\.c$/, ".o")), board })),
   ];
@@ -173,7 +173,7 @@ async function build(ramLimit: number, elf: string, board: FirmwareBoard): Promi
   const asm = path.join(OUT, "obj/js.S");
   const blob = (name: string, file: string): string => `  .global ${name}\n  .balign 4\n${name}:\n  .incbin "${file}"\n`;
   writeFileSync(asm, `  .section .xsb,"aw"\n${blob("xsb_device", deviceXsb)}${blob("xsb_bundle", bundleXsb)}`);
-  await pool(units, jobs, (u) => compile(u.src, u.obj, false, "board" in u ? u.board : undefined));
+  await pool(units, jobs, (u) => compile(u.src, u.obj, false, u.board));
   await run(CC, ["-mcpu=cortex-m4", "-mthumb", "-c", asm, "-o", path.join(OUT, "obj/js.o")]);
   await run(CC, [
     "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=soft", "-Os", stm32 ? "--specs=nosys.specs" : "--specs=rdimon.specs", "-nostartfiles",
