@@ -45,7 +45,6 @@ enum {
 	TO_HOST_FATAL = 0x0A, /* UTF-8 reason; exit follows */
 	TO_HOST_STATS = 0x0B, /* JSON {peakHeap, peakStack, ...} */
 	TO_HOST_TRACE = 0x0C, /* UTF-8 text of trace() */
-	TO_HOST_HTTP_BODY = 0x0D, /* u32 id, u8 last, body fragment (streamed request body) */
 
 	FROM_HOST_GO = 0x81,
 	FROM_HOST_CUT = 0x82, /* the power is lost at this flash operation: halt */
@@ -56,9 +55,19 @@ enum {
 	FROM_HOST_HTTP_ERROR = 0x87, /* u32 id, UTF-8 reason */
 	FROM_HOST_ANSWER = 0x88, /* u8 status (0 bytes, 1 JSON, 2 error JSON, 3 void), payload */
 	FROM_HOST_HALT = 0x89, /* power lost: stop once the events before it were handled */
-	FROM_HOST_HTTP_WRITABLE = 0x8A, /* u32 id, u32 max bytes */
-	FROM_HOST_TIMER_TICK = 0x8B, /* unused placeholder */
 };
+
+/* Payload offsets of the frames with fixed fields (the table above). */
+#define FLASH_OP_KIND 0
+#define FLASH_OP_ADDRESS 4
+#define FLASH_OP_LENGTH 8
+#define FLASH_OP_SIZE 12
+#define HTTP_ID 0 /* every HTTP frame starts with the request id */
+#define HTTP_RESPONSE_STATUS 4
+#define HTTP_RESPONSE_HEADERS 8
+#define HTTP_DATA_OFFSET 4
+#define HTTP_DATA_LENGTH 8
+#define HTTP_ERROR_REASON 4
 
 typedef struct fw_frame {
 	struct fw_frame* next;

@@ -34,9 +34,10 @@ const char* flash_read(uint32_t address, void* out, uint32_t length) {
 
 /* Announces operation number ++fw_flash_ops and waits for the host's verdict. */
 static void begin_op(uint8_t kind, uint32_t address, uint32_t length, const uint8_t* data) {
-	uint8_t head[12] = { kind, 0, 0, 0 };
-	wr32(head + 4, address);
-	wr32(head + 8, length);
+	uint8_t head[FLASH_OP_SIZE] = { 0 };
+	head[FLASH_OP_KIND] = kind;
+	wr32(head + FLASH_OP_ADDRESS, address);
+	wr32(head + FLASH_OP_LENGTH, length);
 	fw_flash_ops++;
 	if (data) memcpy((void*)FLASH_AT(fw_flash.staging), data, length);
 	link_send(TO_HOST_FLASH_OP, head, sizeof(head), NULL, 0);

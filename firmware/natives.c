@@ -156,16 +156,6 @@ static void fw_http_open(xsMachine* the) {
 	link_log("http: open %lu", (unsigned long)id);
 }
 
-static void fw_http_body(xsMachine* the) {
-	uint8_t head[5];
-	uint32_t n = 0;
-	uint8_t* p = NULL;
-	wr32(head, (uint32_t)xsToInteger(xsArg(0)));
-	head[4] = xsTest(xsArg(1)) ? 1 : 0;
-	if (!head[4]) p = bytes_arg(the, 2, &n);
-	link_send(TO_HOST_HTTP_BODY, head, 5, p, n);
-}
-
 static void fw_http_close(xsMachine* the) {
 	uint8_t head[4];
 	uint32_t id = (uint32_t)xsToInteger(xsArg(0));
@@ -255,7 +245,7 @@ void natives_install(xsMachine* the) {
 		{ "flashConfig", fw_flash_config, 7 }, { "flashRead", fw_flash_read, 2 }, { "flashWrite", fw_flash_write, 4 },
 		{ "flashErase", fw_flash_erase, 2 }, { "digestNew", fw_digest_new, 1 }, { "digestWrite", fw_digest_write, 4 },
 		{ "digestClose", fw_digest_close, 1 }, { "digestReset", fw_digest_reset, 1 }, { "timerSet", fw_timer_set, 3 },
-		{ "timerClear", fw_timer_clear, 1 }, { "httpOpen", fw_http_open, 5 }, { "httpBody", fw_http_body, 5 },
+		{ "timerClear", fw_timer_clear, 1 }, { "httpOpen", fw_http_open, 5 },
 		{ "httpClose", fw_http_close, 1 }, { "request", fw_request, 4 }, { "done", fw_done, 2 },
 		{ "restart", fw_restart_native, 0 }, { "utf8Encode", fw_utf8_encode, 1 }, { "utf8Decode", fw_utf8_decode, 3 },
 		{ "gc", fw_gc, 0 }, { "benchDigests", fw_bench_digests, 2 },

@@ -40,7 +40,7 @@ static fw_timer timers[MAX_TIMERS];
 static int done;
 static xsMachine* machine;
 
-enum { EV_TIMER = 2, EV_HTTP_WRITABLE = 3, EV_HTTP_RESPONSE = 4, EV_HTTP_DATA = 5, EV_HTTP_END = 6, EV_HTTP_ERROR = 7 };
+enum { EV_TIMER = 2, EV_HTTP_RESPONSE = 4, EV_HTTP_DATA = 5, EV_HTTP_END = 6, EV_HTTP_ERROR = 7 };
 
 void host_timer_set(uint32_t id, uint32_t ms, uint32_t repeat) {
 	fw_timer* free_slot = NULL;
@@ -167,10 +167,10 @@ static void dispatch(xsMachine* the, fw_frame* f) {
 	const uint8_t* p = f->payload;
 	switch (f->type) {
 	case FROM_HOST_HTTP_RESPONSE:
-		deliver(the, EV_HTTP_RESPONSE, rd32(p), rd32(p + 4), p + 8, f->length - 8);
+		deliver(the, EV_HTTP_RESPONSE, rd32(p + HTTP_ID), rd32(p + HTTP_RESPONSE_STATUS), p + HTTP_RESPONSE_HEADERS, f->length - HTTP_RESPONSE_HEADERS);
 		break;
 	case FROM_HOST_HTTP_DATA: {
-		uint32_t id = rd32(p), offset = rd32(p + 4), length = rd32(p + 8);
+		uint32_t id = rd32(p + HTTP_ID), offset = rd32(p + HTTP_DATA_OFFSET), length = rd32(p + HTTP_DATA_LENGTH);
 		if (offset < fw_flash.mailbox || length > fw_flash.mailboxSize || offset - fw_flash.mailbox > fw_flash.mailboxSize - length)
 			fw_fatal("HTTP data outside the mailbox");
 		deliver(the, EV_HTTP_DATA, id, 0, (const uint8_t*)(FLASH_BASE + offset), length);
@@ -178,13 +178,10 @@ static void dispatch(xsMachine* the, fw_frame* f) {
 		break;
 	}
 	case FROM_HOST_HTTP_END:
-		deliver(the, EV_HTTP_END, rd32(p), 0, NULL, 0);
+		deliver(the, EV_HTTP_END, rd32(p + HTTP_ID), 0, NULL, 0);
 		break;
 	case FROM_HOST_HTTP_ERROR:
-		deliver(the, EV_HTTP_ERROR, rd32(p), 0, p + 4, f->length - 4);
-		break;
-	case FROM_HOST_HTTP_WRITABLE:
-		deliver(the, EV_HTTP_WRITABLE, rd32(p), rd32(p + 4), NULL, 0);
+		deliver(the, EV_HTTP_ERROR, rd32(p + HTTP_ID), 0, p + HTTP_ERROR_REASON, f->length - HTTP_ERROR_REASON);
 		break;
 	case FROM_HOST_HALT:
 		link_log("power lost");

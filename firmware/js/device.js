@@ -14,7 +14,7 @@
 (function () {
   "use strict";
   const fw = globalThis.__fw;
-  const EV = { TIMER: 2, HTTP_WRITABLE: 3, HTTP_RESPONSE: 4, HTTP_DATA: 5, HTTP_END: 6, HTTP_ERROR: 7 };
+  const EV = { TIMER: 2, HTTP_RESPONSE: 4, HTTP_DATA: 5, HTTP_END: 6, HTTP_ERROR: 7 };
   const REQ = { PREF_GET: 20, PREF_SET: 21, PREF_DELETE: 22, PREF_KEYS: 23, NET_GET: 8 };
   const ST = { BYTES: 0, JSON: 1, ERROR: 2, VOID: 3 };
   const PREF = { MISSING: 0, BOOLEAN: 1, INT32: 2, STRING: 3, BUFFER: 4 };
@@ -305,9 +305,9 @@
       const headers = [];
       const h = dictionary.headers;
       if (h) for (let i = 0; i < h.length; i += 2) headers.push([String(h[i]), String(h[i + 1])]);
-      const streamed = dictionary.body === true;
-      const body = dictionary.body && !streamed ? (typeof dictionary.body === "string" ? utf8(dictionary.body) : bytesOf(dictionary.body, "invalid body")) : undefined;
-      const json = JSON.stringify({ scheme, host, port: Number(dictionary.port), method: String(dictionary.method), path: String(dictionary.path), headers, streamed });
+      if (dictionary.body === true) throw new Error("qemu firmware: streamed request bodies (body: true) are not supported");
+      const body = dictionary.body ? (typeof dictionary.body === "string" ? utf8(dictionary.body) : bytesOf(dictionary.body, "invalid body")) : undefined;
+      const json = JSON.stringify({ scheme, host, port: Number(dictionary.port), method: String(dictionary.method), path: String(dictionary.path), headers });
       const state = { id: nextRequestId++, request: this, response: dictionary.response, buffers: [], unread: [], unreadBytes: 0 };
       requests.set(state.id, state);
       requestStates.set(this, state);
@@ -483,18 +483,6 @@
       switch (kind) {
         case EV.TIMER:
           onTimer(a);
-          return;
-        case EV.HTTP_WRITABLE:
-          if (!state) return;
-          {
-            const chunk = callback(state, Request.requestFragment, b);
-            if (!open(state)) return;
-            if (chunk === undefined) fw.httpBody(a, true);
-            else {
-              const bytes = typeof chunk === "string" ? utf8(chunk) : bytesOf(chunk);
-              fw.httpBody(a, false, bytes.buffer, bytes.byteOffset, bytes.byteLength);
-            }
-          }
           return;
         case EV.HTTP_RESPONSE: {
           if (!state) return;

@@ -33,7 +33,8 @@ async function run(file: string, args: string[], options: { maxBuffer?: number }
   }
 }
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, "../..");
+// From the sources (tsx) this file is host-sim/qemu/; built, it is dist/host-sim/qemu/.
+const ROOT = path.resolve(HERE, import.meta.url.endsWith(".ts") ? "../.." : "../../..");
 const FIRMWARE = path.join(ROOT, "firmware");
 const XS = path.join(ROOT, "node_modules/@agoric/xsnap/moddable/xs");
 const OUT = path.join(ROOT, "dist/firmware");

@@ -11,14 +11,13 @@ export const TO_HOST = {
   DONE: 0x03, // u8 ok (1 resolved, 0 rejected), JSON value or {name, message, stack}
   RESTART: 0x04, // SYSRESETREQ follows
   FLASH_OP: 0x05, // u8 kind (1 write, 2 erase), 3 x 0, u32 address, u32 length, data of a write
-  HTTP_OPEN: 0x06, // u32 id, u32 JSON length, JSON {scheme, host, port, method, path, headers, streamed}, body
+  HTTP_OPEN: 0x06, // u32 id, u32 JSON length, JSON {scheme, host, port, method, path, headers}, body
   HTTP_CLOSE: 0x07, // u32 id
   HTTP_ACK: 0x08, // u32 id: a body fragment was handled (its promise jobs ran)
   REQUEST: 0x09, // u8 op, payload; answered by ANSWER
   FATAL: 0x0a, // UTF-8 reason; the firmware exits
   STATS: 0x0b, // JSON {peakArena, peakStack, arenaLimit, ramLimit, flashOps, ms}
   TRACE: 0x0c, // UTF-8 text of trace()
-  HTTP_BODY: 0x0d, // u32 id, u8 last, fragment of a streamed request body
 } as const;
 
 export const TO_FIRMWARE = {
@@ -31,8 +30,13 @@ export const TO_FIRMWARE = {
   HTTP_ERROR: 0x87, // u32 id, UTF-8 reason
   ANSWER: 0x88, // u8 status (0 bytes, 1 JSON, 2 error JSON, 3 void), payload
   HALT: 0x89, // power lost: halt once the frames before this one were handled
-  HTTP_WRITABLE: 0x8a, // u32 id, u32 max bytes
 } as const;
+
+/** Payload offsets of the frames with fixed fields (the tables above; firmware/firmware.h). */
+export const FLASH_OP_FIELD = { KIND: 0, ADDRESS: 4, LENGTH: 8 } as const;
+export const HTTP_OPEN_FIELD = { ID: 0, JSON_LENGTH: 4, JSON: 8 } as const;
+export const REQUEST_FIELD = { OP: 0, PAYLOAD: 1 } as const;
+export const DONE_FIELD = { OK: 0, VALUE: 1 } as const;
 
 /** Operations of REQUEST (the same numbers as host-sim/xs/protocol.ts OP where they overlap). */
 export const REQUEST_OP = { NET_GET: 8, PREF_GET: 20, PREF_SET: 21, PREF_DELETE: 22, PREF_KEYS: 23 } as const;

@@ -29,7 +29,7 @@ import type { XsOutcome } from "../xs/host.ts";
 import type { PreferenceValue } from "../xs/services.ts";
 import { parseRuntimeEvent, type RuntimeArgs, type RuntimeEvent } from "../xs/runtime-protocol.ts";
 import { firmwareElf, DEFAULT_RAM_LIMIT } from "./firmware-build.ts";
-import { readU32, REQUEST_OP, TO_FIRMWARE, TO_HOST, u32, type Frame } from "./link.ts";
+import { DONE_FIELD, FLASH_OP_FIELD, HTTP_OPEN_FIELD, readU32, REQUEST_FIELD, REQUEST_OP, TO_FIRMWARE, TO_HOST, u32, type Frame } from "./link.ts";
 import { PSRAM_SIZE, QEMU, QemuProcess } from "./qemu-process.ts";
 
 const run = promisify(execFile);
@@ -254,11 +254,11 @@ export class QemuBoardEngine {
             fireDelivered(readU32(p, 0));
             return;
           case TO_HOST.REQUEST:
-            qemu.send(TO_FIRMWARE.ANSWER, answer(p[0], p.subarray(1)));
+            qemu.send(TO_FIRMWARE.ANSWER, answer(p[REQUEST_FIELD.OP], p.subarray(REQUEST_FIELD.PAYLOAD)));
             return;
           case TO_HOST.DONE: {
-            const value = JSON.parse(text(p.subarray(1)));
-            finish(p[0] === 1 ? { outcome: "done", value } : { outcome: "error", error: value });
+            const value = JSON.parse(text(p.subarray(DONE_FIELD.VALUE)));
+            finish(p[DONE_FIELD.OK] === 1 ? { outcome: "done", value } : { outcome: "error", error: value });
             return;
           }
           case TO_HOST.RESTART:
@@ -286,9 +286,9 @@ export class QemuBoardEngine {
       };
 
       const onFlashOp = (p: Uint8Array): void => {
-        const kind = p[0];
-        const address = readU32(p, 4);
-        const length = readU32(p, 8);
+        const kind = p[FLASH_OP_FIELD.KIND];
+        const address = readU32(p, FLASH_OP_FIELD.ADDRESS);
+        const length = readU32(p, FLASH_OP_FIELD.LENGTH);
         try {
           if (board.flash.isDead) throw new PowerCut(board.flash.ops);
           if (kind === FLASH_WRITE) {
@@ -312,12 +312,12 @@ export class QemuBoardEngine {
       };
 
       const onHttpOpen = (p: Uint8Array): void => {
-        const id = readU32(p, 0);
-        const jsonLength = readU32(p, 4);
-        const req = JSON.parse(text(p.subarray(8, 8 + jsonLength))) as {
+        const id = readU32(p, HTTP_OPEN_FIELD.ID);
+        const jsonLength = readU32(p, HTTP_OPEN_FIELD.JSON_LENGTH);
+        const req = JSON.parse(text(p.subarray(HTTP_OPEN_FIELD.JSON, HTTP_OPEN_FIELD.JSON + jsonLength))) as {
           scheme: string; host: string; port: number; method: string; path: string; headers: [string, string][];
         };
-        const body = p.subarray(8 + jsonLength);
+        const body = p.subarray(HTTP_OPEN_FIELD.JSON + jsonLength);
         const headers: HttpHeaders = {};
         for (const [name, value] of req.headers) {
           const k = name.toLowerCase();
