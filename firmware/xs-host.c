@@ -16,9 +16,9 @@ extern void fxRemapIDs(txMachine* the, txByte* codeBuffer, txSize codeSize, txID
  * grows in these increments until the RAM budget says no. */
 static xsCreation creation = {
 	16 * 1024, /* initialChunkSize */
-	8 * 1024, /* incrementalChunkSize */
+	4 * 1024, /* incrementalChunkSize */
 	2048, /* initialHeapCount */
-	512, /* incrementalHeapCount */
+	256, /* incrementalHeapCount */
 	768, /* stackCount */
 	1024, /* initialKeyCount */
 	256, /* incrementalKeyCount */
