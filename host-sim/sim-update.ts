@@ -26,8 +26,9 @@ import type { RuntimeArgs, RuntimeResult } from "./xs/runtime-protocol.ts";
 
 export interface SimUpdateOptions {
   board?: string;
-  /** Where the runtime runs: V8 in this process, or the XS engine in an xsnap worker (one fresh
-   * worker per power-on, see host-sim/xs/sim-engine.ts). */
+  /** Where the runtime runs: V8 in this process, the XS engine in an xsnap worker (one fresh
+   * worker per power-on, see host-sim/xs/sim-engine.ts), or XS on the emulated Cortex-M4 board
+   * (one QEMU process per power-on, see host-sim/qemu/sim-engine.ts). */
   engine?: "node" | "xs" | "qemu";
   /** Engine "xs": which Moddable flash module the platform layer uses (default "auto":
    * embedded:storage/flash; "flash" is the legacy module). */
@@ -120,7 +121,7 @@ export const SIM_STALL_MS = 5000;
 export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateReport> {
   const t0 = performance.now();
   if ((o.engine === "xs" || o.engine === "qemu") && (o.onBootReport || o.deliver)) {
-    throw new Error("sim update: the onBootReport and deliver hooks drive the agent in Node; engine xs does not support them");
+    throw new Error(`sim update: the onBootReport and deliver hooks drive the agent in Node; engine ${o.engine} does not support them`);
   }
   const prof = boardProfile(o.board ?? "esp32-4mb");
   const size = o.size ?? DEFAULT_SIZE;
