@@ -26,7 +26,6 @@ int main(void) {
 		(unsigned long)fw_heap_limit());
 	link_send(TO_HOST_HELLO, hello, (size_t)n, NULL, 0);
 	link_log("boot: RAM limit %lu bytes (arena %lu)", (unsigned long)fw_ram_limit(), (unsigned long)fw_heap_limit());
-	fw_frame* args = link_wait(FROM_HOST_ARGS, FROM_HOST_ARGS);
-	host_run(args->payload, args->length);
+	host_run(link_wait(FROM_HOST_ARGS, FROM_HOST_ARGS)); /* frees the frame once XS has the text */
 	return 0;
 }

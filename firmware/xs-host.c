@@ -207,7 +207,7 @@ static int fire_timer(xsMachine* the) {
 	return 0;
 }
 
-void host_run(const uint8_t* args, uint32_t length) {
+void host_run(fw_frame* args) {
 	machine = xsCreateMachine(&creation, "xs-ota-qemu", NULL);
 	if (!machine) fw_out_of_ram(0);
 	link_log("xs: machine created, arena %lu bytes", (unsigned long)fw_heap_now());
@@ -218,7 +218,8 @@ void host_run(const uint8_t* args, uint32_t length) {
 			natives_install(the);
 			run_xsb(the, xsb_device, "device.js");
 			run_xsb(the, xsb_bundle, "xs-ota-runtime.js");
-			xsVar(0) = xsStringBuffer((char*)args, (xsIntegerValue)length);
+			xsVar(0) = xsStringBuffer((char*)args->payload, (xsIntegerValue)args->length);
+			free(args);
 			xsCall1_noResult(xsGlobal, xsID("__fwStart"), xsVar(0));
 		}
 		xsCatch {

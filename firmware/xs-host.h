@@ -4,7 +4,9 @@
 #include <stdint.h>
 #include "xs.h"
 
-void host_run(const uint8_t* args, uint32_t length);
+#include "firmware.h"
+
+void host_run(fw_frame* args);
 void host_timer_set(uint32_t id, uint32_t ms, uint32_t repeat);
 void host_timer_clear(uint32_t id);
 void host_done(void);
