@@ -44,6 +44,12 @@ static inline int uart_tx_full(void) { return (UART_STATE & UART_STATE_TXFULL) !
 static inline void uart_put(uint8_t b) { UART_DATA = b; }
 static inline int uart_rx_ready(void) { return (UART_STATE & UART_STATE_RXFULL) != 0; }
 static inline uint8_t uart_get(void) { return (uint8_t)UART_DATA; }
+/* CMSDK APB timer 0 (ARM DDI 0479C §4.4: CTRL +0, VALUE +4, RELOAD +8), clocked at SYSCLK: a
+ * free-running down counter for fine time (fw_micros), apart from SysTick's interrupts. */
+#define TIMER0_CTRL (*(volatile uint32_t*)0x40000000u)
+#define TIMER0_VALUE (*(volatile uint32_t*)0x40000004u)
+#define TIMER0_RELOAD (*(volatile uint32_t*)0x40000008u)
+#define HAVE_TIMER0 1
 /* The system clock of the AN386 image in QEMU (mps2.c: SYSCLK_FRQ). */
 #define SYSCLK_HZ 25000000u
 #define FLASH_BASE 0x21000000u
@@ -53,6 +59,8 @@ static inline uint8_t uart_get(void) { return (uint8_t)UART_DATA; }
 #define SYST_CSR (*(volatile uint32_t*)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t*)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t*)0xE000E018u)
+#define SCB_ICSR (*(volatile uint32_t*)0xE000ED04u)
+#define ICSR_PENDSTSET (1u << 26)
 #define SCB_AIRCR (*(volatile uint32_t*)0xE000ED0Cu)
 #define SCB_CPACR (*(volatile uint32_t*)0xE000ED88u)
 #define AIRCR_SYSRESETREQ 0x05FA0004u

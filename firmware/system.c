@@ -18,22 +18,43 @@ static size_t stack_size_bytes(void) { return (size_t)(&_stack_top - &_heap_end)
 
 void systick_handler(void) { ticks_ms++; }
 
+#ifdef HAVE_TIMER0
+static uint32_t timer_last = 0xFFFFFFFFu;
+static uint64_t timer_cycles;
+#endif
+
 void fw_clock_start(void) {
 	SYST_RVR = TICK_RELOAD - 1;
 	SYST_CVR = 0;
 	SYST_CSR = 0x7; /* processor clock, interrupt, enable */
+#ifdef HAVE_TIMER0
+	TIMER0_RELOAD = 0xFFFFFFFFu;
+	TIMER0_VALUE = 0xFFFFFFFFu;
+	TIMER0_CTRL = 1;
+#endif
 }
 
 uint32_t fw_millis(void) { return ticks_ms; }
 uint64_t fw_idle_us;
 
 uint64_t fw_micros(void) {
-	uint32_t ms, cvr;
+#ifdef HAVE_TIMER0
+	/* main context only (not from interrupts); read at least once per 171 s (2^32 cycles) */
+	uint32_t now = TIMER0_VALUE;
+	timer_cycles += (uint32_t)(timer_last - now);
+	timer_last = now;
+	return timer_cycles / (SYSCLK_HZ / 1000000u);
+#else
+	uint32_t ms, cvr, pending;
 	do {
 		ms = ticks_ms;
 		cvr = SYST_CVR;
+		pending = SCB_ICSR & ICSR_PENDSTSET;
 	} while (ms != ticks_ms);
+	/* the counter reloaded but its interrupt has not run yet: that millisecond is over */
+	if (pending && cvr > TICK_RELOAD / 2) ms++;
 	return (uint64_t)ms * 1000u + (uint64_t)(TICK_RELOAD - 1 - cvr) * 1000u / TICK_RELOAD;
+#endif
 }
 
 /* newlib's malloc grows its arena here: the arena may not pass _heap_end (RAM_LIMIT minus the

@@ -125,9 +125,9 @@ static void drain(xsMachine* the) {
 void host_report_stats(xsMachine* the) {
 	char json[240];
 	uint64_t us = fw_micros();
-	int n = snprintf(json, sizeof(json), "{\"peakArena\":%lu,\"peakStack\":%lu,\"arenaLimit\":%lu,\"ramLimit\":%lu,\"flashOps\":%lu,\"ms\":%lu,\"us\":%lu,\"idleUs\":%lu}",
+	int n = snprintf(json, sizeof(json), "{\"peakArena\":%lu,\"peakStack\":%lu,\"arenaLimit\":%lu,\"ramLimit\":%lu,\"flashOps\":%lu,\"ms\":%lu,\"us\":%llu,\"idleUs\":%llu}",
 		(unsigned long)fw_heap_peak(), (unsigned long)fw_stack_peak(), (unsigned long)fw_heap_limit(), (unsigned long)fw_ram_limit(),
-		(unsigned long)fw_flash_ops, (unsigned long)fw_millis(), (unsigned long)us, (unsigned long)fw_idle_us);
+		(unsigned long)fw_flash_ops, (unsigned long)fw_millis(), (unsigned long long)us, (unsigned long long)fw_idle_us);
 	(void)the;
 	link_send(TO_HOST_STATS, json, (size_t)n, NULL, 0);
 }
