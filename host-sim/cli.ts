@@ -145,7 +145,7 @@ export function program(): Command {
     .option("--flash <file>", "flash image file (created with 1.0.0 when missing, with its folders)")
     .option("--size <size>", "size of the offered image", size, DEFAULT_SIZE)
     .option("--to-version <v>", "version the server offers (default 2.0.0, or one minor above the running version when that is 2.0.0 or newer)")
-    .addOption(new Option("--engine <engine>", "where the runtime runs").choices(["node", "xs"]).default("node"))
+    .addOption(new Option("--engine <engine>", "where the runtime runs").choices(["node", "xs", "qemu"]).default("node"))
     .option("--json", "print one JSON object")
     .option("--verbose", "log the bootloader and the agent (boot, resume from the journal, staging) on stderr")
     .option("--corrupt-byte <n>", "the server flips the byte at offset N", int)
@@ -201,7 +201,7 @@ export function program(): Command {
       return m as CutMode;
     }), [...CUT_MODES])
     .addOption(new Option("--cycle <cycle>", "which cycle").choices(["update", "rollback", "both"]).default("both"))
-    .addOption(new Option("--engine <engine>", "where the runtime runs").choices(["node", "xs"]).default("node"))
+    .addOption(new Option("--engine <engine>", "where the runtime runs").choices(["node", "xs", "qemu"]).default("node"))
     .option("--cut-points <n>", "a sample of N cut points per cycle and mode instead of every operation", int)
     .option("--seed <n>", "seed", int, 1)
     .option("--jobs <n>", "runs at a time (default: engine xs one per CPU core, node 1)", int)

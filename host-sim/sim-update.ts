@@ -19,6 +19,7 @@ import { PowerCut, type CutMode } from "./flash/nor-flash.ts";
 import { findPartition } from "../src/targets/esp-idf/partition-table.ts";
 import { digestsOf } from "./server.ts";
 import { XsBoardEngine } from "./xs/sim-engine.ts";
+import { QemuBoardEngine, type QemuEngineOptions } from "./qemu/sim-engine.ts";
 import { peekBoot } from "./board-show.ts";
 import { compareVersions } from "../src/agent/version.ts";
 import type { RuntimeArgs, RuntimeResult } from "./xs/runtime-protocol.ts";
@@ -26,12 +27,15 @@ import { sbv2SignImage, type Sbv2SigningKey } from "./sbv2-sign.ts";
 
 export interface SimUpdateOptions {
   board?: string;
-  /** Where the runtime runs: V8 in this process, or the XS engine in an xsnap worker (one fresh
-   * worker per power-on, see host-sim/xs/sim-engine.ts). */
-  engine?: "node" | "xs";
+  /** Where the runtime runs: V8 in this process, the XS engine in an xsnap worker (one fresh
+   * worker per power-on, see host-sim/xs/sim-engine.ts), or XS on the emulated Cortex-M4 board
+   * (one QEMU process per power-on, see host-sim/qemu/sim-engine.ts). */
+  engine?: "node" | "xs" | "qemu";
   /** Engine "xs": which Moddable flash module the platform layer uses (default "auto":
    * embedded:storage/flash; "flash" is the legacy module). */
   flashModule?: "auto" | "embedded:storage/flash" | "flash";
+  /** Engine "qemu": the firmware's RAM budget and QEMU options (host-sim/qemu/sim-engine.ts). */
+  qemu?: QemuEngineOptions;
   /** Flash image file: created with 1.0.0 if missing, reopened otherwise. */
   flash?: string;
   /** Version of the factory image of a new board (default 1.0.0). */
@@ -123,8 +127,8 @@ export const SIM_STALL_MS = 5000;
 
 export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateReport> {
   const t0 = performance.now();
-  if (o.engine === "xs" && (o.onBootReport || o.deliver)) {
-    throw new Error("sim update: the onBootReport and deliver hooks drive the agent in Node; engine xs does not support them");
+  if ((o.engine === "xs" || o.engine === "qemu") && (o.onBootReport || o.deliver)) {
+    throw new Error(`sim update: the onBootReport and deliver hooks drive the agent in Node; engine ${o.engine} does not support them`);
   }
   const prof = boardProfile(o.board ?? "esp32-4mb");
   const size = o.size ?? DEFAULT_SIZE;
@@ -176,9 +180,12 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   let bootedVersion = "";
   let imageState = "none";
   let clock = new NodeClock(seed);
-  let xs: XsBoardEngine | undefined;
+  let xs: XsBoardEngine | QemuBoardEngine | undefined;
   try {
+    // Engines "xs" and "qemu" run the same runtime bundle (one fresh worker / QEMU process per
+    // power-on) and are driven the same way below (xsPowerOn).
     if (o.engine === "xs") xs = await XsBoardEngine.start(board, { network: nodeHttp, wrap: (port) => meter.wrap(port) }, log);
+    if (o.engine === "qemu") xs = await QemuBoardEngine.start(board, { network: nodeHttp, wrap: (port) => meter.wrap(port) }, log, o.qemu);
     for (; boots < (o.maxBoots ?? 40); ) {
       boots++;
       clock.stopAll();
@@ -246,7 +253,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   }
   /** One power-on on engine "xs": the bootloader here, then the runtime in a fresh XS worker. The
    * same decisions as the Node closure above, from the runtime's boot event and result. */
-  async function xsPowerOn(engine: XsBoardEngine): Promise<Step> {
+  async function xsPowerOn(engine: XsBoardEngine | QemuBoardEngine): Promise<Step> {
     let boot: BootOutcome;
     try {
       boot = board.boot();
@@ -309,7 +316,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
       case "halted":
         return "lost";
       case "error":
-        throw new Error(`engine xs: ${r.error?.name}: ${r.error?.message}${r.error?.stack ? `\n${r.error.stack}` : ""}`);
+        throw new Error(`engine ${o.engine}: ${r.error?.name}: ${r.error?.message}${r.error?.stack ? `\n${r.error.stack}` : ""}`);
       case "done": {
         const v = r.value as RuntimeResult;
         if (v.boot.lastUpdate) outcome = v.boot.lastUpdate;

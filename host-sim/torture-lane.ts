@@ -3,11 +3,11 @@
 // workerData: {size, engine}; messages in: {i, run} or null (no more runs); out: LaneResult.
 
 import { parentPort, workerData } from "node:worker_threads";
-import { runSetup, tortureRun, type LaneResult, type PlannedRun } from "./torture.ts";
+import { runSetup, tortureRun, type Engine, type LaneResult, type PlannedRun } from "./torture.ts";
 
 const port = parentPort;
 if (!port) throw new Error("torture-lane.ts runs as a worker thread of torture.ts");
-const setup = runSetup(workerData as { size: number; engine: "node" | "xs" });
+const setup = runSetup(workerData as { size: number; engine: Engine });
 port.on("message", (m: { i: number; run: PlannedRun } | null) => {
   if (m === null) {
     port.close();

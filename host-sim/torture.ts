@@ -18,6 +18,8 @@ import { Rng } from "./rng.ts";
 import { findPartition } from "../src/targets/esp-idf/partition-table.ts";
 
 export type Cycle = "update" | "rollback";
+/** Where the runtime runs (simUpdate's engine). */
+export type Engine = "node" | "xs" | "qemu";
 
 export interface TortureOptions {
   size?: number;
@@ -27,7 +29,7 @@ export interface TortureOptions {
   /** One run in this many gets a second cut during its recovery (0: none). */
   secondCutEvery?: number;
   /** Where the runtime runs (simUpdate's engine). Default "node". */
-  engine?: "node" | "xs";
+  engine?: Engine;
   /** Which cut points to run per cycle and mode: every flash operation of the uncut cycle
    * (default), or a sample of this many, spread evenly over the cycle (first and last included;
    * each mode shifted so that the modes cut at different operations). */
@@ -123,7 +125,7 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
     report.failures++;
     report.firstFailure ??= {
       cycle: run.cycle, cutAt: run.cuts, mode: run.mode, seed: run.seed, problem,
-      command: `xs-ota sim update --size ${size} --cut-at ${run.cuts.join(",")} --cut-mode ${run.mode} --seed ${run.seed}${run.cycle === "rollback" ? " --fail-self-test" : ""}${engine === "xs" ? " --engine xs" : ""}`,
+      command: `xs-ota sim update --size ${size} --cut-at ${run.cuts.join(",")} --cut-mode ${run.mode} --seed ${run.seed}${run.cycle === "rollback" ? " --fail-self-test" : ""}${engine === "node" ? "" : ` --engine ${engine}`}`,
     };
   });
   report.seconds = (performance.now() - t0) / 1000;
@@ -133,12 +135,12 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
 /** What every run of a sweep shares: the two images and how to tell them apart. */
 export interface RunSetup {
   size: number;
-  engine: "node" | "xs";
+  engine: Engine;
   oldImage: Uint8Array;
   newImage: Uint8Array;
 }
 
-export function runSetup(o: { size: number; engine: "node" | "xs" }): RunSetup {
+export function runSetup(o: { size: number; engine: Engine }): RunSetup {
   return {
     ...o,
     oldImage: buildTestImage({ version: "1.0.0", size: BASE_SIZE }),
@@ -250,7 +252,7 @@ async function runPlan(
 
 /** A worker thread running torture-lane. From the sources (tests, tsx) the thread registers tsx
  * itself first: Node 20 does not apply the main thread's --import loader to worker threads. */
-function laneWorker(setup: { size: number; engine: "node" | "xs" }): Worker {
+function laneWorker(setup: { size: number; engine: Engine }): Worker {
   if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./torture-lane.js", import.meta.url), { workerData: setup });
   const entry = new URL("./torture-lane.ts", import.meta.url).href;
   const code = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
