@@ -10,6 +10,7 @@
 //   http, securesocket       Request over the link; the host proxies it to the update server
 //   preference, net          answered by the host (its key-value store and readings)
 //   system                   System.restart(): SYSRESETREQ
+//   ecp, curve, ecdsa, rsa   present, but throw when used: no public-key natives on this board
 // Events from C: globalThis.__fwEvent(kind, a, b, payload); start: globalThis.__fwStart(json).
 (function () {
   "use strict";
@@ -475,6 +476,20 @@
   }
   define("system", { default: System });
   Object.defineProperty(globalThis, "System", { value: System, configurable: true, writable: true });
+
+  // ---- public-key modules: not on this board ----
+  // The platform's SignaturePort imports the SDK's `ecp`, `curve`, `ecdsa` and `rsa` (native
+  // big-number arithmetic on a device). The emulated board has no such natives: the modules exist
+  // so the runtime loads, and using one throws, so a board configured with keys refuses every
+  // image (-3) instead of installing one unchecked. Boards without keys never call them.
+  function noPublicKeyNatives(name) {
+    return class {
+      constructor() {
+        throw new Error(`${name}: no public-key natives on the emulated board`);
+      }
+    };
+  }
+  for (const name of ["ecp", "curve", "ecdsa", "rsa"]) define(name, { default: noPublicKeyNatives(name) });
 
   // ---- events from the run loop ----
   Object.defineProperty(globalThis, "__fwEvent", {
