@@ -174,8 +174,10 @@ export class Rollout {
     const t = this.now();
     const active = (db.prepare("SELECT * FROM plans WHERE product = ? AND status = 'active' ORDER BY id").all(product) as PlanRow[]).map(toPlan);
     const flying = db.prepare(`SELECT * FROM device_plans WHERE product = ? AND device = ? AND state IN ${IN_FLIGHT} ORDER BY plan_id`).all(product, device) as DevicePlanRow[];
+    // An update in flight continues while its plan is paused (the device resumes it).
+    const open = (db.prepare("SELECT * FROM plans WHERE product = ? AND status IN ('active','paused') ORDER BY id").all(product) as PlanRow[]).map(toPlan);
     for (const r of flying) {
-      const p = active.find((x) => x.id === r.plan_id);
+      const p = open.find((x) => x.id === r.plan_id);
       if (p && dev.version !== p.spec.targetVersion) return this.offer(p, r.state, r.from_version ?? dev.version);
     }
     for (const p of active) {
