@@ -14,6 +14,7 @@ import { prepareOutputFile, requireFile } from "./output-path.ts";
 import { inspectBoard, formatBoard } from "./board-show.ts";
 import { SimBoard } from "./board.ts";
 import { profile } from "./boards/profiles.ts";
+import { registerServerCommands } from "./server/cli.ts";
 
 /** The package's version, from the package.json above this file (host-sim/ or dist/host-sim/). */
 export function packageVersion(): string {
@@ -210,6 +211,7 @@ export function program(): Command {
         board.flash.close();
       }
     });
+  registerServerCommands(cli);
   return cli;
 }
 

@@ -238,7 +238,8 @@ export class SimDevice {
       progress: (p) => steps?.report(p.percent, p.phase),
       close: async () => {
         poller.stop();
-        await reporter.idle();
+        // A board that lost power sends nothing more; its clock (the reporter's timeouts) stopped.
+        if (!this.board.flash.isDead) await Promise.race([reporter.idle(), new Promise((r) => setTimeout(r, 2000))]);
       },
     };
   }
