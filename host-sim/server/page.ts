@@ -67,7 +67,8 @@ function pick(key) { selected = key; showLog(); }
 let timer = null;
 function schedule() { if (!timer) timer = setTimeout(() => { timer = null; render(); }, 200); }
 const es = new EventSource("/api/stream");
-es.onopen = () => { $("#live").textContent = "live"; };
+// (Re)connected: render again, for changes made before the stream was open.
+es.onopen = () => { $("#live").textContent = "live"; schedule(); };
 es.onerror = () => { $("#live").textContent = "reconnecting…"; };
 es.addEventListener("change", schedule);
 render();
