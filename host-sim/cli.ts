@@ -15,6 +15,7 @@ import { inspectBoard, formatBoard } from "./board-show.ts";
 import { SimBoard } from "./board.ts";
 import { profile } from "./boards/profiles.ts";
 import { IMAGE_FORMATS, formatImageVerify, parseKeyDigest, readKeyFile, verifyImage, type ImageFormatChoice } from "./image-verify.ts";
+import { registerServerCommands } from "./server/cli.ts";
 
 /** The package's version, from the package.json above this file (host-sim/ or dist/host-sim/). */
 export function packageVersion(): string {
@@ -237,6 +238,7 @@ export function program(): Command {
         board.flash.close();
       }
     });
+  registerServerCommands(cli);
   return cli;
 }
 

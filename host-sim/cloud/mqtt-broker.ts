@@ -15,8 +15,8 @@ export interface Broker {
   close(): Promise<void>;
 }
 
-/** aedes on 127.0.0.1, random port. */
-export async function startAedes(): Promise<Broker> {
+/** aedes on 127.0.0.1, on `port` (default: a random free port). */
+export async function startAedes(port = 0): Promise<Broker> {
   const aedes = await Aedes.createBroker();
   const server = net.createServer(aedes.handle);
   const sockets = new Set<Socket>();
@@ -26,11 +26,11 @@ export async function startAedes(): Promise<Broker> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(port, "127.0.0.1", () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `mqtt://127.0.0.1:${bound}`,
     kind: "aedes",
     async close() {
       for (const s of sockets) s.destroy();
@@ -101,8 +101,8 @@ export async function startMosquitto(binary = findMosquitto()): Promise<Broker> 
 }
 
 /** A broker by name, or an external one by mqtt:// URL (closing it is a no-op). */
-export async function startBroker(which: "aedes" | "mosquitto" | string = "aedes"): Promise<Broker> {
-  if (which === "aedes") return startAedes();
+export async function startBroker(which: "aedes" | "mosquitto" | string = "aedes", aedesPort = 0): Promise<Broker> {
+  if (which === "aedes") return startAedes(aedesPort);
   if (which === "mosquitto") return startMosquitto();
   if (/^mqtts?:\/\//.test(which)) return { url: which, kind: "aedes", close: async () => undefined };
   throw new Error(`unknown broker ${which}: aedes, mosquitto or an mqtt:// URL`);

@@ -1,0 +1,172 @@
+// `xs-ota server ...`: runs the update server, and drives a running one through its HTTP API
+// (package add, plan create/activate/pause/resume/cancel/show/list, devices, events), and
+// `xs-ota sim fleet`. Registered on the program by host-sim/cli.ts.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { InvalidArgumentError, type Command } from "commander";
+import { parseSize } from "../image-builder.ts";
+import { runFleet } from "./fleet.ts";
+import { OtaServer } from "./service.ts";
+
+export const DEFAULT_PORT = 8383;
+const DEFAULT_URL = process.env.XS_OTA_SERVER ?? `http://127.0.0.1:${DEFAULT_PORT}`;
+
+function int(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${JSON.stringify(v)} is not a non-negative integer`);
+  return n;
+}
+
+function num(v: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError(`${JSON.stringify(v)} is not a number`);
+  return n;
+}
+
+const csv = (v: string) => v.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+
+async function api(base: string, method: string, route: string, body?: unknown, raw?: { bytes: Uint8Array; type: string }): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(`${base}${route}`, {
+      method,
+      headers: raw ? { "content-type": raw.type } : body === undefined ? {} : { "content-type": "application/json" },
+      body: raw ? raw.bytes : body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new Error(`cannot reach the server at ${base} (${(e as Error).message}); start it with \`xs-ota server\` or pass --url`);
+  }
+  const text = await res.text();
+  const json = text ? (JSON.parse(text) as { error?: string }) : undefined;
+  if (!res.ok) throw new Error(`${method} ${route}: HTTP ${res.status}: ${json?.error ?? text}`);
+  return json;
+}
+
+const print = (v: unknown) => console.log(JSON.stringify(v, null, 2));
+
+export function registerServerCommands(cli: Command): void {
+  const server = cli.command("server").description("the update server: packages, plans, staged rollout, live page")
+    .option("--port <n>", "HTTP port", int, DEFAULT_PORT)
+    .option("--data <dir>", "folder of the database and package files", ".xs-ota-server")
+    .option("--host <addr>", "address to listen on (0.0.0.0 for devices on the LAN)", "127.0.0.1")
+    .option("--public-host <addr>", "host name or address devices use to download files (default: --host)")
+    .option("--broker <b>", "aedes (embedded), mosquitto, or mqtt://host:port of an external broker", "aedes")
+    .option("--broker-port <n>", "port of the embedded aedes broker (default: any free port)", int)
+    .option("--max-file-size <size>", "largest package file (e.g. 16MiB)", "16MiB")
+    .action(async (o: { port: number; data: string; host: string; publicHost?: string; broker: string; brokerPort?: number; maxFileSize: string }) => {
+      const s = await OtaServer.start({
+        dataDir: path.resolve(o.data), port: o.port, host: o.host, publicHost: o.publicHost, broker: o.broker, brokerPort: o.brokerPort,
+        maxFileBytes: parseSize(o.maxFileSize), log: (l) => console.error(l),
+      });
+      console.log(`xs-ota server: ${s.base}/ (page), ${s.base}/api, broker ${s.broker.url}, data ${path.resolve(o.data)}`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await s.close();
+    });
+  const url = (c: Command) => c.option("--url <url>", "the server (env XS_OTA_SERVER)", DEFAULT_URL);
+
+  const pkg = server.command("package").description("packages on a running server");
+  url(pkg.command("add <file...>").description("upload a package: one file, or component=file pairs (up to 5)"))
+    .requiredOption("--product <p>", "product key")
+    .option("--kind <k>", "full or delta", "full")
+    .option("--source-version <v>", "delta: the version the patch applies to")
+    .option("--versions <list>", "versions of raw files: component:version,...")
+    .option("--name <name>", "a name for the package")
+    .action(async (files: string[], o: { url: string; product: string; kind: string; sourceVersion?: string; versions?: string; name?: string }) => {
+      const form = new FormData();
+      form.set("product", o.product);
+      form.set("kind", o.kind);
+      if (o.sourceVersion) form.set("sourceVersion", o.sourceVersion);
+      if (o.versions) form.set("versions", o.versions);
+      if (o.name) form.set("name", o.name);
+      for (const f of files) {
+        const eq = f.indexOf("=");
+        const [component, file] = eq > 0 ? [f.slice(0, eq), f.slice(eq + 1)] : ["app", f];
+        if (!fs.existsSync(file)) throw new Error(`${file} does not exist`);
+        form.append(component, new Blob([fs.readFileSync(file)]), path.basename(file));
+      }
+      const res = await fetch(`${o.url}/api/packages`, { method: "POST", body: form }).catch((e: Error) => {
+        throw new Error(`cannot reach the server at ${o.url} (${e.message})`);
+      });
+      const json = (await res.json()) as { error?: string };
+      if (!res.ok) throw new Error(`package add: HTTP ${res.status}: ${json.error}`);
+      print(json);
+    });
+  url(pkg.command("list").description("stored packages")).action(async (o: { url: string }) => print(await api(o.url, "GET", "/api/packages")));
+
+  const plan = server.command("plan").description("plans on a running server");
+  url(plan.command("create").description("create a plan (a draft: activate it to start)"))
+    .requiredOption("--product <p>", "product key")
+    .requiredOption("--package <ids>", "package id(s), comma-separated", (v) => csv(v).map(int))
+    .requiredOption("--target <v>", "target version")
+    .requiredOption("--source <versions>", "source version(s), comma-separated", csv)
+    .option("--name <name>", "plan name")
+    .option("--whitelist <devices>", "only these devices", csv)
+    .option("--blacklist <devices>", "never these devices (wins over the whitelist)", csv)
+    .option("--min-battery <pct>", "strategy: minimum battery", num)
+    .option("--min-signal <dBm>", "strategy: minimum signal", num)
+    .option("--retries <n>", "strategy: retries after a failure", int)
+    .option("--window <HH:MM-HH:MM>", "push period")
+    .option("--time-zone <tz>", "time zone of the push period", "UTC")
+    .option("--manual", "manual mode (the device, or the operator, confirms)")
+    .option("--wave-percent <pct>", "staged rollout: percent of targeted devices per wave", num)
+    .option("--error-threshold <pct>", "staged rollout: pause when a wave's failures exceed this percent", num)
+    .action(async (o: Record<string, any>) => {
+      const body: Record<string, unknown> = { product: o.product, packages: o.package, targetVersion: o.target, sourceVersions: o.source };
+      if (o.name) body.name = o.name;
+      if (o.whitelist) body.whitelist = o.whitelist;
+      if (o.blacklist) body.blacklist = o.blacklist;
+      const strategy: Record<string, number> = {};
+      if (o.minBattery !== undefined) strategy.minBattery = o.minBattery;
+      if (o.minSignal !== undefined) strategy.minSignal = o.minSignal;
+      if (o.retries !== undefined) strategy.retries = o.retries;
+      if (Object.keys(strategy).length) body.strategy = strategy;
+      if (o.window) {
+        const [start, end] = String(o.window).split("-");
+        body.pushWindow = { start, end, timeZone: o.timeZone };
+      }
+      if (o.manual) body.mode = "manual";
+      const rollout: Record<string, number> = {};
+      if (o.wavePercent !== undefined) rollout.wavePercent = o.wavePercent;
+      if (o.errorThreshold !== undefined) rollout.errorThresholdPercent = o.errorThreshold;
+      if (Object.keys(rollout).length) body.rollout = rollout;
+      print(await api(o.url, "POST", "/api/plans", body));
+    });
+  for (const action of ["activate", "pause", "resume", "cancel"] as const) {
+    url(plan.command(`${action} <id>`).description(`${action} a plan`)).option("--reason <text>", "why (pause)")
+      .action(async (id: string, o: { url: string; reason?: string }) => print(await api(o.url, "POST", `/api/plans/${int(id)}/${action}`, o.reason ? { reason: o.reason } : {})));
+  }
+  url(plan.command("show <id>").description("a plan: devices per state, success rate, wave, pause reason"))
+    .action(async (id: string, o: { url: string }) => print(await api(o.url, "GET", `/api/plans/${int(id)}`)));
+  url(plan.command("list").description("every plan with its counts")).action(async (o: { url: string }) => print(await api(o.url, "GET", "/api/plans")));
+  url(plan.command("confirm <id> <device>").description("manual mode: confirm the update for a device"))
+    .action(async (id: string, device: string, o: { url: string }) => print(await api(o.url, "POST", `/api/plans/${int(id)}/devices/${encodeURIComponent(device)}/confirm`)));
+  url(server.command("devices").description("devices, their versions and states")).option("--product <p>", "only this product")
+    .action(async (o: { url: string; product?: string }) => print(await api(o.url, "GET", `/api/devices${o.product ? `?product=${encodeURIComponent(o.product)}` : ""}`)));
+  url(server.command("events").description("the event log")).option("--device <name>", "one device").option("--plan <id>", "one plan", int)
+    .action(async (o: { url: string; device?: string; plan?: number }) => {
+      const q = new URLSearchParams();
+      if (o.device) q.set("device", o.device);
+      if (o.plan) q.set("plan", String(o.plan));
+      print(await api(o.url, "GET", `/api/events?${q}`));
+    });
+
+  const sim = cli.commands.find((c) => c.name() === "sim") ?? cli.command("sim");
+  sim.command("fleet").description("N simulated boards update from one server through the broker (staged rollout)")
+    .option("--devices <n>", "number of boards", int, 100)
+    .option("--dialect <d>", "alibaba, quec, http, or mix", "mix")
+    .option("--faults <f>", "none or mix (drops, power losses, low battery)", "mix")
+    .option("--wave-percent <pct>", "staged rollout wave size", num, 25)
+    .option("--size <size>", "image size", "64KiB")
+    .option("--json", "print one JSON object")
+    .action(async (o: { devices: number; dialect: string; faults: string; wavePercent: number; size: string; json?: boolean }) => {
+      if (!["alibaba", "quec", "http", "mix"].includes(o.dialect)) throw new Error(`--dialect must be alibaba, quec, http or mix`);
+      if (!["none", "mix"].includes(o.faults)) throw new Error(`--faults must be none or mix`);
+      const r = await runFleet({ devices: o.devices, dialect: o.dialect as "mix", faults: o.faults as "mix", wavePercent: o.wavePercent, imageSize: parseSize(o.size), progress: o.json ? undefined : (l) => console.error(l) });
+      console.log(o.json ? JSON.stringify(r) : Object.entries(r).map(([k, v]) => `${k}: ${v}`).join("\n"));
+      if (r.succeeded + r.rejected < r.devices) process.exitCode = 1;
+    });
+}

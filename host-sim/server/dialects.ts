@@ -1,0 +1,184 @@
+// The device side of the server: the three dialects of src/protocol/ on one broker connection
+// (Alibaba-style topics and QuecThing-style plans, with wildcard subscriptions for every
+// device) and the HTTP manifest routes. Each turns device messages into Rollout calls and
+// Rollout's offers into the dialect's messages, with the encoders and parsers the devices use.
+
+import type * as http from "node:http";
+import { OtaError, errorMessage } from "../../src/errors.ts";
+import { encodeUpgrade, parseInform, parseProgress, parseRequest, type ProgressMessage } from "../../src/protocol/alibaba-mqtt.ts";
+import { QuecAction, QuecOtaEvent, encodePackage, encodePlan, parseDeviceMessage, type Plan as QuecPlan } from "../../src/protocol/quec-plan.ts";
+import { upgradeFor } from "../cloud/alibaba-cloud.ts";
+import { connectMqtt, type NodeMqttPort } from "../cloud/node-mqtt.ts";
+import type { DeviceOffer, Rollout } from "./rollout.ts";
+import { version as semver } from "./validate.ts";
+
+export interface DialectLog {
+  (line: string): void;
+}
+
+function offerJson(o: DeviceOffer) {
+  return { component: o.component, version: o.version, size: o.size, url: o.url, md5: o.md5, crc32: o.crc32, sha256: o.sha256 };
+}
+
+/** Waits for the operator in manual mode on dialects without a confirm message. */
+function held(o: DeviceOffer): boolean {
+  return o.mode === "manual" && o.state === "pending";
+}
+
+export class MqttDialects {
+  private seq = 1;
+  private constructor(private readonly mqtt: NodeMqttPort, private readonly rollout: Rollout, private readonly log: DialectLog) {}
+
+  static async connect(url: string, rollout: Rollout, log: DialectLog = () => undefined): Promise<MqttDialects> {
+    const mqtt = await connectMqtt(url, `xs-ota-server-${process.pid}-${Date.now()}`);
+    const d = new MqttDialects(mqtt, rollout, log);
+    mqtt.onMessage((topic, payload) => d.onMessage(topic, payload));
+    for (const t of ["/ota/device/inform/+/+", "/ota/device/request/+/+", "/ota/device/progress/+/+", "/quec/ota/+/+/up"]) mqtt.subscribe(t);
+    await mqtt.settled();
+    rollout.onChange((e) => {
+      if (e.kind === "kick" && e.product) d.kick(e.product, e.device);
+    });
+    return d;
+  }
+
+  close(): Promise<void> {
+    return this.mqtt.close();
+  }
+
+  /** Offers what is due to the online MQTT devices of a product (a plan activated, resumed, a
+   * new wave, an operator confirm). */
+  kick(product: string, device?: string): void {
+    for (const d of this.rollout.devices(product)) {
+      if (device !== undefined && d.name !== device) continue;
+      if (d.dialect === "alibaba") this.pushAlibaba(product, d.name);
+      else if (d.dialect === "quec") this.sendQuecPlan(product, d.name);
+    }
+  }
+
+  private onMessage(topic: string, payload: Uint8Array): void {
+    const parts = topic.split("/");
+    try {
+      if (parts[1] === "ota" && parts[2] === "device" && parts.length === 6) this.onAlibaba(parts[3], parts[4], parts[5], payload);
+      else if (parts[1] === "quec" && parts.length === 6 && parts[5] === "up") this.onQuec(parts[3], parts[4], payload);
+    } catch (e) {
+      this.log(`dialect: ${topic}: ${e instanceof OtaError ? e.reason : errorMessage(e)}`);
+    }
+  }
+
+  // ---- Alibaba-style topics ------------------------------------------------------------------
+
+  private onAlibaba(kind: string, pk: string, dn: string, payload: Uint8Array): void {
+    if (kind === "inform" || kind === "request") {
+      const m = kind === "inform" ? parseInform(payload) : parseRequest(payload);
+      this.rollout.seen(pk, dn, "alibaba", m.version);
+      this.pushAlibaba(pk, dn);
+    } else if (kind === "progress") {
+      progressReport(this.rollout, pk, dn, parseProgress(payload));
+    }
+  }
+
+  private pushAlibaba(pk: string, dn: string): void {
+    const o = this.rollout.offerFor(pk, dn);
+    if (!o || held(o)) return;
+    const m = upgradeFor({ offer: offerJson(o), minBattery: o.minBattery, minSignal: o.minSignal }, ++this.seq);
+    if (o.isDiff) m.data.isDiff = 1;
+    this.mqtt.publish(`/ota/device/upgrade/${pk}/${dn}`, encodeUpgrade(m));
+  }
+
+  // ---- QuecThing-style plans -----------------------------------------------------------------
+
+  private onQuec(pk: string, dn: string, payload: Uint8Array): void {
+    const m = parseDeviceMessage(payload);
+    const planId = m.type === "request" ? undefined : planOf(m.taskId);
+    switch (m.type) {
+      case "request":
+        this.rollout.seen(pk, dn, "quec", m.version);
+        this.sendQuecPlan(pk, dn);
+        break;
+      case "confirm":
+        this.rollout.confirmed(pk, dn, planId, m.action === QuecAction.Accept, m.reason);
+        if (m.action === QuecAction.Accept) {
+          const o = this.rollout.offerFor(pk, dn);
+          if (o && o.planId === planId) {
+            this.mqtt.publish(`/quec/ota/${pk}/${dn}/down`, encodePackage({ taskId: o.taskId, component: o.component, version: o.version, url: o.url, md5: o.md5, crc32: o.crc32, sha256: o.sha256, size: o.size }));
+          }
+        }
+        break;
+      case "event":
+        if (m.code === QuecOtaEvent.UpdateFail) this.rollout.failed(pk, dn, planId, m.errorCode ?? -1, m.reason ?? "update failed");
+        else if (m.code === QuecOtaEvent.Updating || m.code === QuecOtaEvent.UpdateOk) this.rollout.progress(pk, dn, planId, 100, "updating");
+        else if (m.code === QuecOtaEvent.Downloading || m.code === QuecOtaEvent.DownloadStart || m.code === QuecOtaEvent.Downloaded) this.rollout.progress(pk, dn, planId, m.percent ?? 0, "downloading");
+        break;
+      case "result":
+        if (m.code === QuecOtaEvent.UpdateFail) this.rollout.failed(pk, dn, planId, m.errorCode, m.reason);
+        this.rollout.seen(pk, dn, "quec", m.version);
+        break;
+    }
+  }
+
+  private sendQuecPlan(pk: string, dn: string): void {
+    const o = this.rollout.offerFor(pk, dn);
+    if (!o) return;
+    const plan: QuecPlan = { taskId: o.taskId, component: o.component, sourceVersion: o.sourceVersion, targetVersion: o.version };
+    if (o.minBattery !== undefined) plan.minBattery = o.minBattery;
+    if (o.minSignal !== undefined) plan.minSignal = o.minSignal;
+    this.mqtt.publish(`/quec/ota/${pk}/${dn}/down`, encodePlan(plan));
+  }
+}
+
+function planOf(taskId: string): number | undefined {
+  const m = /^plan-([0-9]{1,15})$/.exec(taskId);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Alibaba progress steps (also what HTTP devices POST): 1..98 downloading, 99 staged (the
+ * device restarts into it), 100 confirmed after the reboot (success is judged by the version
+ * the device reports next), -1..-4 failed. */
+export function progressReport(rollout: Rollout, pk: string, dn: string, m: ProgressMessage): void {
+  if (m.step < 0) rollout.failed(pk, dn, undefined, m.step, m.desc);
+  else if (m.step >= 99) rollout.progress(pk, dn, undefined, 100, "updating");
+  else rollout.progress(pk, dn, undefined, m.step, "downloading");
+}
+
+/** HTTP manifest polling: GET /d/{product}/{device}/manifest.json?version=V answers the offer
+ * due to that device (its thresholds included) or 304 when nothing is; POST
+ * /d/{product}/{device}/report takes the progress reports (the Alibaba progress JSON).
+ * Returns false when the URL is not one of these routes. */
+export function handleHttpDialect(rollout: Rollout, req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: () => Promise<Uint8Array>): boolean {
+  const m = /^\/d\/([A-Za-z0-9_.:-]{1,64})\/([A-Za-z0-9_.:-]{1,64})\/(manifest\.json|report)$/.exec(url.pathname);
+  if (!m) return false;
+  const [, pk, dn, what] = m;
+  const reply = (status: number, text = "") => {
+    res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(text) }).end(text);
+  };
+  if (what === "manifest.json" && req.method === "GET") {
+    const version = url.searchParams.get("version");
+    if (version === null) return (reply(400, "manifest.json needs ?version=<running version>"), true);
+    try {
+      rollout.seen(pk, dn, "http", semver(version, "version"));
+    } catch (e) {
+      return (reply(400, errorMessage(e)), true);
+    }
+    const o = rollout.offerFor(pk, dn);
+    if (!o || held(o)) return (res.writeHead(304).end(), true);
+    const doc: Record<string, unknown> = offerJson(o);
+    if (o.minBattery !== undefined) doc.minBattery = o.minBattery;
+    if (o.minSignal !== undefined) doc.minSignal = o.minSignal;
+    const text = JSON.stringify(doc);
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": "no-store" }).end(text);
+    return true;
+  }
+  if (what === "report" && req.method === "POST") {
+    void body().then((bytes) => {
+      try {
+        progressReport(rollout, pk, dn, parseProgress(bytes));
+        reply(204);
+      } catch (e) {
+        reply(400, e instanceof OtaError ? e.reason : errorMessage(e));
+      }
+    }, (e) => reply(413, errorMessage(e)));
+    return true;
+  }
+  reply(405, `${req.method} is not allowed on ${url.pathname}`);
+  return true;
+}

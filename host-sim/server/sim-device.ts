@@ -1,0 +1,246 @@
+// A simulated device that updates from the server: a SimBoard (own flash, own bootloader) with
+// the Agent on the node engine, talking to the server through one dialect of src/protocol/
+// (alibaba: Alibaba-style topics, quec: QuecThing-style plans, http: manifest polling). Every
+// power-on opens a new connection and reports the running version; the device stays online
+// until told to stop, so later waves and retries reach it. Faults: connection drops at image
+// bytes, power loss after N received bytes, a battery or signal below the plan's strategy.
+
+import { Agent } from "../../src/agent/agent.ts";
+import type { BootReport, Progress, UpdateResult } from "../../src/agent/types.ts";
+import { ErrorCode } from "../../src/errors.ts";
+import { AlibabaOtaClient, ProgressReporter, encodeProgress } from "../../src/protocol/alibaba-mqtt.ts";
+import { HttpReporter, ManifestPoller } from "../../src/protocol/http-manifest.ts";
+import { QuecPlanClient, connectQuecMqtt, mqttSender, quecTopics, type PlanMemo } from "../../src/protocol/quec-plan.ts";
+import { profile as boardProfile } from "../boards/profiles.ts";
+import { SimBoard } from "../board.ts";
+import { connectMqtt, type NodeMqttPort } from "../cloud/node-mqtt.ts";
+import { HttpMeter } from "../http-meter.ts";
+import { buildTestImage } from "../image-builder.ts";
+import { NodeClock } from "../node-clock.ts";
+import { nodeHttp } from "../node-http.ts";
+import { PowerCut } from "../flash/nor-flash.ts";
+import { NoBootableImage } from "../bootloader/esp-idf.ts";
+import type { Dialect } from "./rollout.ts";
+
+export interface SimDeviceOptions {
+  product: string;
+  name: string;
+  dialect: Dialect;
+  /** http://host:port of the server (HTTP dialect) and the broker's mqtt:// URL. */
+  serverBase: string;
+  brokerUrl: string;
+  fromVersion?: string;
+  baseSize?: number;
+  flash?: string;
+  battery?: number;
+  rssi?: number;
+  /** QuecThing manual mode: the application accepts a plan after this many ms (never: undefined). */
+  manualAcceptMs?: number;
+  manual?: boolean;
+  dropAt?: number[];
+  rebootAt?: number[];
+  /** HTTP dialect: poll interval (default 100 ms). */
+  pollMs?: number;
+  seed?: number;
+}
+
+export interface SimDeviceReport {
+  name: string;
+  version: string;
+  boots: number;
+  updates: number;
+  failures: number;
+  powerLosses: number;
+  bytesReceived: number;
+  /** ms from start() to the first boot on a newer version. */
+  msToNewVersion?: number;
+}
+
+interface Session {
+  progress(p: Progress): void;
+  close(): Promise<void>;
+}
+
+export class SimDevice {
+  readonly board: SimBoard;
+  readonly meter = new HttpMeter();
+  version = "";
+  boots = 0;
+  updates = 0;
+  failures = 0;
+  powerLosses = 0;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private t0 = 0;
+  private msToNew: number | undefined;
+  private startVersion = "";
+  /** Resolves when the current power-on should end (restart, power loss, stop). */
+  private done: Promise<string> | undefined;
+
+  constructor(readonly o: SimDeviceOptions) {
+    const prof = boardProfile("esp32-4mb");
+    this.board = SimBoard.create(prof, buildTestImage({ version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 16 * 1024 }), o.flash);
+    this.board.readings = { battery: o.battery ?? 90, rssi: o.rssi ?? -60 };
+    this.meter.rebootAt = [...(o.rebootAt ?? [])];
+    this.meter.dropAt = [...(o.dropAt ?? [])];
+  }
+
+  report(): SimDeviceReport {
+    return {
+      name: this.o.name, version: this.version, boots: this.boots, updates: this.updates, failures: this.failures,
+      powerLosses: this.powerLosses, bytesReceived: this.meter.received, msToNewVersion: this.msToNew,
+    };
+  }
+
+  /** Runs power-ons until stop(). */
+  async run(): Promise<void> {
+    this.t0 = performance.now();
+    while (!this.stopped && this.boots < 100) {
+      const why = await this.powerOn();
+      if (why === "bricked") break;
+      this.board.powerCycle();
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+  }
+
+  private async powerOn(): Promise<string> {
+    this.boots++;
+    const clock = new NodeClock((this.o.seed ?? 1) * 1000 + this.boots);
+    this.meter.revive();
+    let end!: (why: string) => void;
+    this.done = new Promise<string>((resolve) => (end = resolve));
+    this.wake = () => end("stop");
+    this.meter.onPowerLoss = () => {
+      this.powerLosses++;
+      this.board.flash.powerOff();
+      end("lost");
+    };
+    let session: Session | undefined;
+    try {
+      const boot = this.board.boot();
+      const agent = new Agent({
+        platform: this.board.platform(this.meter.wrap(nodeHttp), clock),
+        onProgress: (p) => session?.progress(p),
+        download: { stallMs: 5000, backoffMs: 20, backoffMaxMs: 200 },
+      });
+      void boot;
+      const r = await agent.boot();
+      this.version = r.version;
+      if (!this.startVersion) this.startVersion = r.version;
+      if (this.msToNew === undefined && r.version !== this.startVersion) this.msToNew = performance.now() - this.t0;
+      if (this.board.restartRequested) return "restart";
+      const onResult = (u: UpdateResult) => {
+        this.updates++;
+        if (!u.ok) this.failures++;
+        if (this.board.restartRequested) end("restart");
+      };
+      session = await this.open(r, agent, clock, onResult);
+      if (this.stopped) end("stop");
+      const why = await this.done;
+      return why;
+    } catch (e) {
+      if (e instanceof NoBootableImage) return "bricked";
+      if (e instanceof PowerCut || this.board.flash.isDead) return "lost";
+      throw e;
+    } finally {
+      clock.stopAll();
+      await session?.close().catch(() => undefined);
+    }
+  }
+
+  private readings(agent: Agent) {
+    return { batteryPercent: this.board.readings.battery, rssi: this.board.readings.rssi, freeSpace: agent.target().size };
+  }
+
+  private async mqtt(): Promise<NodeMqttPort> {
+    const m = await connectMqtt(this.o.brokerUrl, `dev-${this.o.product}-${this.o.name}-${this.boots}-${process.pid}`);
+    // A board without power sends nothing.
+    return { ...m, publish: (t, p) => (this.board.flash.isDead ? undefined : m.publish(t, p)) };
+  }
+
+  private async open(report: BootReport, agent: Agent, clock: NodeClock, onResult: (r: UpdateResult) => void): Promise<Session> {
+    const { product: pk, name: dn } = this.o;
+    const progress = { minIntervalMs: 50, minStep: 10 };
+    if (this.o.dialect === "alibaba") {
+      const mqtt = await this.mqtt();
+      // The device's policy: the plan's thresholds travel in extData; the readings are the board's.
+      const client = new AlibabaOtaClient({
+        mqtt, clock, productKey: pk, deviceName: dn, version: () => report.version, progress,
+        update: (offer) => agent.update(offer),
+        onResult,
+      });
+      client.start(report);
+      return { progress: (p) => client.progress(p), close: async () => (await mqtt.settled().catch(() => undefined), await mqtt.close()) };
+    }
+    if (this.o.dialect === "quec") {
+      const mqtt = await this.mqtt();
+      const topics = quecTopics(pk, dn);
+      const manual = this.o.manual === true;
+      const client: QuecPlanClient = new QuecPlanClient({
+        send: mqttSender(mqtt, topics.up), clock, version: () => report.version,
+        readings: () => this.readings(agent), update: (offer) => agent.update(offer), manual,
+        downloading: progress,
+        onPlan: (_plan, decision) => {
+          if (decision.accept && manual && this.o.manualAcceptMs !== undefined) {
+            clock.setTimeout(() => client.state === "awaiting-accept" && client.accept(), this.o.manualAcceptMs);
+          }
+        },
+        onResult: (r) => {
+          if (r.ok && client.memo) this.board.kvStore.set("quec.memo", new TextEncoder().encode(JSON.stringify(client.memo)));
+          onResult(r);
+        },
+      });
+      connectQuecMqtt(mqtt, topics, client);
+      const memo = this.board.kvStore.get("quec.memo");
+      if (memo && report.lastUpdate) {
+        client.start(report, JSON.parse(new TextDecoder().decode(memo)) as PlanMemo);
+        this.board.kvStore.delete("quec.memo");
+      }
+      await mqtt.settled();
+      client.request();
+      return { progress: (p) => client.progress(p), close: async () => (await mqtt.settled().catch(() => undefined), await mqtt.close()) };
+    }
+    // HTTP manifest polling
+    const base = `${this.o.serverBase}/d/${pk}/${dn}`;
+    const reporter = new HttpReporter(this.meter.wrap(nodeHttp), clock, `${base}/report`);
+    let seq = 0;
+    const post = (step: number, desc: string) => {
+      if (!this.board.flash.isDead) reporter.send(encodeProgress({ id: String(++seq), step, desc }));
+    };
+    const last = report.lastUpdate;
+    if (last) post(last.ok ? 100 : last.errorCode, last.reason);
+    let steps: ProgressReporter | undefined;
+    const poller = new ManifestPoller({
+      http: this.meter.wrap(nodeHttp), clock, url: `${base}/manifest.json?version=${encodeURIComponent(report.version)}`,
+      version: () => report.version, readings: () => this.readings(agent),
+      intervalMs: this.o.pollMs ?? 100, backoffMs: 50, backoffMaxMs: 500, timeoutMs: 5000,
+      update: async (offer) => {
+        steps = new ProgressReporter({ clock, send: post, ...progress });
+        const r = await agent.update(offer);
+        steps.stop();
+        if (!r.ok) steps.fail(r.errorCode === 0 ? ErrorCode.UpdateFailed : r.errorCode, r.reason);
+        else if (steps.last < 99) post(99, r.reason);
+        steps = undefined;
+        await reporter.idle();
+        onResult(r);
+        return r;
+      },
+      onPoll: (outcome) => {
+        if (outcome.kind === "rejected") post(ErrorCode.UpdateFailed, outcome.reason);
+      },
+    });
+    poller.start();
+    return {
+      progress: (p) => steps?.report(p.percent, p.phase),
+      close: async () => {
+        poller.stop();
+        // A board that lost power sends nothing more; its clock (the reporter's timeouts) stopped.
+        if (!this.board.flash.isDead) await Promise.race([reporter.idle(), new Promise((r) => setTimeout(r, 2000))]);
+      },
+    };
+  }
+}
