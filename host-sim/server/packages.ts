@@ -5,7 +5,7 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { peekAppDesc } from "../../src/image/esp-app-image.ts";
+import { peekAppDesc } from "../../src/targets/esp-idf/esp-app-image.ts";
 import { IMAGE_HEADER_SIZE, IMAGE_MAGIC, formatImageVersion, parseImageHeader } from "../../src/targets/mcuboot/image-header.ts";
 import { readU32LE } from "../../src/util/bytes.ts";
 import { errorMessage } from "../../src/errors.ts";
