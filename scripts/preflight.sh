@@ -23,12 +23,17 @@ have() {
   command -v "$1" >/dev/null 2>&1
 }
 
+# A line's first word is a command, or (starting with /) a file the package installs.
+present() {
+  case "$1" in /*) [ -e "$1" ] ;; *) have "$1" ;; esac
+}
+
 missing_tools=()
 missing_packages=()
 while read -r tool package _rest || [ -n "${tool:-}" ]; do
   case "${tool:-}" in "" | "#"*) continue ;; esac
   [ -n "${package:-}" ] || fail "$list: line for $tool names no package"
-  if ! have "$tool"; then
+  if ! present "$tool"; then
     missing_tools+=("$tool")
     case " ${missing_packages[*]-} " in *" $package "*) ;; *) missing_packages+=("$package") ;; esac
   fi
@@ -61,6 +66,6 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get install -y -qq $packages >/dev/null || fail "apt-get install failed; run: $manual"
 
 for tool in "${missing_tools[@]}"; do
-  have "$tool" || fail "$tool is still missing after installing $packages; run: $manual"
+  present "$tool" || fail "$tool is still missing after installing $packages; run: $manual"
 done
 echo "xs-ota preflight: installed $packages" >&2

@@ -101,3 +101,19 @@ test("npm test runs the preflight first, and the list names every tool the tests
   const list = fs.readFileSync(path.join(root, "scripts", "system-packages.txt"), "utf8");
   t.regex(list, /^mosquitto mosquitto$/m);
 });
+
+test("a package named by a file it installs (no command of its own) is checked by that file", (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xs-ota-preflight-file-"));
+  const present = path.join(dir, "present.h");
+  fs.writeFileSync(present, "");
+  const list = path.join(dir, "packages.txt");
+  fs.writeFileSync(list, `${present} xs-ota-present-pkg\n${path.join(dir, "absent.h")} xs-ota-absent-pkg\n`);
+  const bin = path.join(dir, "bin");
+  fs.mkdirSync(bin);
+  fs.writeFileSync(path.join(bin, "id"), `#!${process.execPath}\nprocess.stdout.write("1000\\n");\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(bin, "apt-get"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  const r = spawnSync(bash, [script], { env: { PATH: bin, XS_OTA_SYSTEM_PACKAGES: list }, encoding: "utf8" });
+  t.not(r.status, 0);
+  t.true(r.stderr.includes("sudo apt-get update && sudo apt-get install -y xs-ota-absent-pkg"), r.stderr);
+  t.false(r.stderr.includes("xs-ota-present-pkg"), r.stderr);
+});
