@@ -13,7 +13,7 @@ export function updateSummary(r: SimUpdateReport): string {
   const lines = [
     r.ok ? `Update ${r.fromVersion} -> ${r.toVersion}: OK` : `Update ${r.fromVersion} -> ${r.toVersion}: FAILED (${r.errorCode}) ${r.reason}`,
     `  booted      ${r.bootedSlot || "-"} running ${r.bootedVersion || "-"} (${r.imageState})`,
-    `  downloaded  ${count(r.bytesDownloaded, "byte")}, ${r.bytesFetchedAgain} fetched again, ${count(r.interruptions, "interruption")}`,
+    `  downloaded  ${count(r.bytesDownloaded, "byte")}, ${r.bytesFetchedAgain} fetched again, ${count(r.interruptions, "interruption")}${r.patchBytes === undefined ? "" : ` (a ${r.patchBytes}-byte patch)`}`,
     `  flash       ${count(r.flashErases, "sector erase")}, ${count(r.flashWrites, "write")}`,
     `  time        ${r.seconds.toFixed(2)} s over ${count(r.boots, "boot")}`,
   ];

@@ -14,6 +14,8 @@ import { prepareOutputFile, requireFile } from "./output-path.ts";
 import { inspectBoard, formatBoard } from "./board-show.ts";
 import { SimBoard } from "./board.ts";
 import { profile } from "./boards/profiles.ts";
+import { deltaApplyCommand, deltaCreateCommand } from "./delta/delta-commands.ts";
+import { OtaError } from "../src/errors.ts";
 import { IMAGE_FORMATS, formatImageVerify, parseKeyDigest, readKeyFile, verifyImage, type ImageFormatChoice } from "./image-verify.ts";
 import { registerServerCommands } from "./server/cli.ts";
 
@@ -169,6 +171,8 @@ export function program(): Command {
     .option("--min-signal <dBm>", "the job's minimum signal (--protocol mqtt|plan|http)", Number)
     .option("--required-space <bytes>", "the job's required space (--protocol mqtt|plan|http)", size)
     .option("--manual", "the application accepts the plan explicitly (--protocol plan)")
+    .option("--delta", "the server makes a detools patch from the running image to the target and offers it as a delta package")
+    .option("--esp-header", "with --delta: the patch carries esp_delta_ota's 64-byte header")
     .action(async (opts, cmd: Command) => {
       if (opts.flash !== undefined) prepareOutputFile(opts.flash, "--flash");
       const warnings = ignoredFlagWarnings(opts, opts.protocol, (key) => cmd.getOptionValueSource(key) === "cli");
@@ -179,6 +183,7 @@ export function program(): Command {
         httpErrors: opts.httpError, cutAt: opts.cutAt, cutMode: opts.cutMode as CutMode, seed: opts.seed,
         engine: opts.engine,
       };
+      if (opts.delta) o.delta = { espHeader: opts.espHeader === true };
       if (opts.verbose) o.log = (line) => console.error(line);
       const bar = !opts.json && process.stderr.isTTY ? progressBar() : undefined;
       if (bar) o.onProgress = (p) => bar.update(p);
@@ -206,12 +211,13 @@ export function program(): Command {
     .option("--cut-points <n>", "a sample of N cut points per cycle and mode instead of every operation", int)
     .option("--seed <n>", "seed", int, 1)
     .option("--jobs <n>", "runs at a time (default: engine xs one per CPU core, node 1)", int)
+    .option("--delta", "every update is a delta update (sim update --delta)")
     .option("--json", "print one JSON object")
     .action(async (opts) => {
       const cycles: Cycle[] = opts.cycle === "both" ? ["update", "rollback"] : [opts.cycle];
       const counter = !opts.json && process.stderr.isTTY ? runCounter(process.stderr) : undefined;
       const report = await torture({
-        size: opts.size, modes: opts.modes, cycles, seed: opts.seed, engine: opts.engine, cutPoints: opts.cutPoints, jobs: opts.jobs || undefined,
+        size: opts.size, modes: opts.modes, cycles, seed: opts.seed, engine: opts.engine, cutPoints: opts.cutPoints, jobs: opts.jobs || undefined, delta: opts.delta === true,
         onRun: counter?.onRun,
         // without a live counter (CI logs, --json): a progress line on stderr now and then
         onProgress: counter ? undefined : tortureProgressLines((line) => process.stderr.write(`${line}\n`)),
@@ -221,6 +227,28 @@ export function program(): Command {
       else console.log(tortureSummary(report, opts.cutPoints));
       if (report.firstFailure) console.error(`first failure: ${report.firstFailure.problem}\nreproduce: ${report.firstFailure.command}`);
       process.exitCode = report.failures === 0 ? 0 : 1;
+    });
+
+  const delta = cli.command("delta").description("detools sequential patches (bsdiff; heatshrink 8/7 or none)");
+  delta.command("create").description("a patch that turns OLD into NEW")
+    .argument("<old>").argument("<new>")
+    .requiredOption("-o, --output <patch>", "the patch file")
+    .addOption(new Option("--compression <c>", "payload compression").choices(["heatshrink", "none"]).default("heatshrink"))
+    .option("--esp-header", "put esp_delta_ota's 64-byte header (magic, base SHA-256) in front")
+    .action((oldPath: string, newPath: string, opts: { output: string; compression: "heatshrink" | "none"; espHeader?: boolean }) => {
+      console.log(deltaCreateCommand(oldPath, newPath, opts));
+    });
+  delta.command("apply").description("applies PATCH to OLD with the device's code (src/delta/); exit 1 when the patch or base does not fit")
+    .argument("<old>").argument("<patch>")
+    .requiredOption("-o, --output <new>", "the produced image")
+    .action((oldPath: string, patchPath: string, opts: { output: string }) => {
+      try {
+        console.log(deltaApplyCommand(oldPath, patchPath, opts.output));
+      } catch (e) {
+        if (!(e instanceof OtaError)) throw e;
+        console.error(`xs-ota: delta apply: ${e.reason} (${e.code})`);
+        process.exitCode = 1;
+      }
     });
 
   cli.command("board").description("simulated board files").command("show")

@@ -9,7 +9,10 @@ import { crc32 } from "node:zlib";
 export interface Build {
   /** Distinguishes builds of the same version (the ETag changes with it). */
   id: number;
+  /** The bytes served: the image, or the patch of a delta package. */
   bytes: Uint8Array;
+  /** Delta package: the image the patch produces (the offer's size and digests are its). */
+  image?: Uint8Array;
 }
 
 export interface ServerFaults {
@@ -32,6 +35,8 @@ export interface ServedImage {
   build: Build;
   /** The build that --change-etag-at swaps in. */
   nextBuild?: Build;
+  /** The builds are delta packages: patches for a device running this base. */
+  delta?: { baseVersion: string; baseSha256: string };
 }
 
 export interface ServerStats {
@@ -49,6 +54,7 @@ export interface OfferJson {
   md5: string;
   crc32: string;
   sha256: string;
+  delta?: { baseVersion: string; baseSha256: string; size: number };
 }
 
 export function digestsOf(bytes: Uint8Array): { md5: string; crc32: string; sha256: string } {
@@ -95,8 +101,11 @@ export class UpdateServer {
 
   /** The offer for the current build, digests of the good bytes. */
   offer(): OfferJson {
-    const b = this.image.build.bytes;
-    return { component: "app", version: this.image.version, size: this.offerSize ?? b.length, url: this.imageUrl(), ...digestsOf(b) };
+    const build = this.image.build;
+    const b = build.image ?? build.bytes;
+    const offer: OfferJson = { component: "app", version: this.image.version, size: this.offerSize ?? b.length, url: this.imageUrl(), ...digestsOf(b) };
+    if (this.image.delta) offer.delta = { ...this.image.delta, size: build.bytes.length };
+    return offer;
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,10 @@ import type { BootReport, Phase, Progress, UpdateResult } from "../src/agent/typ
 import { profile as boardProfile } from "./boards/profiles.ts";
 import { SimBoard } from "./board.ts";
 import { buildImageOfSize, buildTestImage, type TestImageOptions } from "./image-builder.ts";
-import { UpdateServer, type ServerFaults, type OfferJson } from "./server.ts";
+import { UpdateServer, type Build, type ServerFaults, type OfferJson } from "./server.ts";
+import { createPatch, type PatchCompression } from "./delta/create-patch.ts";
+import { toHex } from "../src/util/bytes.ts";
+import { createHash } from "node:crypto";
 import { HttpMeter } from "./http-meter.ts";
 import { nodeHttp } from "./node-http.ts";
 import { NodeClock } from "./node-clock.ts";
@@ -57,6 +60,10 @@ export interface SimUpdateOptions {
    * sector follows the image padded to 4 KiB. */
   signKeys?: readonly Sbv2SigningKey[];
   image?: Partial<Pick<TestImageOptions, "chipId" | "minChipRevFull" | "maxChipRevFull" | "entryAddr" | "version">>;
+  /** A delta update: the server makes a detools patch from the running image to the target and
+   * offers it as a delta package (host-sim/delta/create-patch.ts); `espHeader` puts
+   * esp_delta_ota's 64-byte header in front. */
+  delta?: { compression?: PatchCompression; espHeader?: boolean };
   corruptByte?: number;
   failSelfTest?: boolean;
   oversize?: boolean;
@@ -116,6 +123,9 @@ export interface SimUpdateReport {
   /** SHA-256 of the offered image and of the same number of bytes in the booted slot. */
   imageSha256: string;
   slotSha256: string;
+  /** Delta updates: bytes of the patch the server made (bytesDownloaded counts what was
+   * fetched, patch bytes fetched again included). */
+  patchBytes?: number;
   /** Fault flags that did nothing in this run (a cut that never fired, ...). */
   warnings: string[];
 }
@@ -149,6 +159,11 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     return o.signKeys?.length ? sbv2SignImage(bytes, o.signKeys).signed : bytes;
   };
   const image = served(buildId);
+  const base = o.delta ? runningImage(board) : undefined;
+  const pack = (id: number, bytes: Uint8Array): Build => base
+    ? { id, bytes: createPatch(base.bytes, bytes, { compression: o.delta?.compression, espBaseSha256: o.delta?.espHeader ? base.sha256 : undefined }), image: bytes }
+    : { id, bytes };
+  const first = pack(buildId, image);
   const faults: ServerFaults = {
     corruptByte: o.corruptByte, ignoreRange: o.ignoreRange,
     changeEtagAt: o.changeEtagAt, stallAt: o.stallAt, httpErrors: o.httpErrors, etagSuffix: o.etagSuffix,
@@ -156,8 +171,9 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   const server = new UpdateServer(
     {
       version: toVersion,
-      build: { id: buildId, bytes: image },
-      nextBuild: o.changeEtagAt !== undefined ? { id: buildId + 1, bytes: served(buildId + 1) } : undefined,
+      build: first,
+      nextBuild: o.changeEtagAt !== undefined ? pack(buildId + 1, served(buildId + 1)) : undefined,
+      delta: base ? { baseVersion: fromVersion, baseSha256: toHex(base.sha256) } : undefined,
     },
     faults,
   );
@@ -333,7 +349,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     if (k > ops) warnings.push(`--cut-at ${k}: the cut never fired: the run had only ${ops} flash operations`);
   }
   for (const b of meter.dropAt) {
-    const why = b >= image.length ? `the image has ${image.length} bytes` : `no later response delivered image byte ${b}`;
+    const why = b >= first.bytes.length ? `the ${base ? "patch" : "image"} has ${first.bytes.length} bytes` : `no later response delivered image byte ${b}`;
     warnings.push(`--drop-at ${b}: never fired: ${why}`);
   }
   for (const t of meter.rebootAt) {
@@ -361,6 +377,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     slotSha256: digestsOf(slotBytes).sha256,
     warnings,
   };
+  if (base) report.patchBytes = first.bytes.length;
   if (!o.existing) board.flash.close();
   return report;
 }
@@ -396,6 +413,15 @@ async function powerOn(board: SimBoard, run: (agent: Agent) => Promise<Step>, ct
     if (e instanceof PowerCut || board.flash.isDead) return "lost";
     throw e;
   }
+}
+
+/** The image the bootloader would boot next and its SHA-256 as esp_partition_get_sha256 gives it
+ * (the appended hash): the base of a delta package. */
+function runningImage(board: SimBoard): { bytes: Uint8Array; sha256: Uint8Array } {
+  const boot = peekBoot(board);
+  const bytes = board.partition(boot.slot).read(0, boot.image.length);
+  const sha256 = boot.image.hashAppended ? bytes.slice(bytes.length - 32) : new Uint8Array(createHash("sha256").update(bytes).digest());
+  return { bytes, sha256 };
 }
 
 /** The app version the bootloader would boot next, or undefined when nothing boots. */

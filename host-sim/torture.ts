@@ -41,6 +41,9 @@ export interface TortureOptions {
   /** With cutPoints: also cut at every write and erase of the journal partition (each journal
    * record, the staging one included, whatever the sample). */
   cutJournal?: boolean;
+  /** Every update is a delta update (sim update's `delta`: the server patches the running 1.0.0
+   * into the target). */
+  delta?: boolean;
   /** After every run: runs done and the total (known from the start). */
   onRun?: (done: number, total: number) => void;
   /** After every run, with the failures so far (see tortureProgressLines). */
@@ -86,7 +89,7 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
   const seed = o.seed ?? 1;
   const every = o.secondCutEvery ?? 5;
   const engine = o.engine ?? "node";
-  const setup = runSetup({ size, engine });
+  const setup = runSetup({ size, engine, delta: o.delta === true });
   const runOnce = (cycle: Cycle, cutAt: number[], mode: CutMode, runSeed: number) => tortureRun(setup, { cycle, cuts: cutAt, mode, seed: runSeed });
   const report: TortureReport = { cycles, modes, cutPoints: {}, runs: 0, failures: 0, firstFailure: null, seconds: 0 };
   const rng = new Rng(seed);
@@ -125,7 +128,7 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
     report.failures++;
     report.firstFailure ??= {
       cycle: run.cycle, cutAt: run.cuts, mode: run.mode, seed: run.seed, problem,
-      command: `xs-ota sim update --size ${size} --cut-at ${run.cuts.join(",")} --cut-mode ${run.mode} --seed ${run.seed}${run.cycle === "rollback" ? " --fail-self-test" : ""}${engine === "node" ? "" : ` --engine ${engine}`}`,
+      command: `xs-ota sim update --size ${size} --cut-at ${run.cuts.join(",")} --cut-mode ${run.mode} --seed ${run.seed}${run.cycle === "rollback" ? " --fail-self-test" : ""}${engine === "node" ? "" : ` --engine ${engine}`}${o.delta ? " --delta" : ""}`,
     };
   });
   report.seconds = (performance.now() - t0) / 1000;
@@ -136,11 +139,12 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
 export interface RunSetup {
   size: number;
   engine: Engine;
+  delta?: boolean;
   oldImage: Uint8Array;
   newImage: Uint8Array;
 }
 
-export function runSetup(o: { size: number; engine: Engine }): RunSetup {
+export function runSetup(o: LaneSetup): RunSetup {
   return {
     ...o,
     oldImage: buildTestImage({ version: "1.0.0", size: BASE_SIZE }),
@@ -177,7 +181,7 @@ export async function tortureRun(setup: RunSetup, run: PlannedRun): Promise<{ op
   try {
     r = await simUpdate({
       existing: board, size, cutAt, cutMode: mode, seed: runSeed, onBoot,
-      failSelfTest: cycle === "rollback", maxBoots: 20, engine,
+      failSelfTest: cycle === "rollback", maxBoots: 20, engine, delta: setup.delta ? {} : undefined,
     });
   } catch (e) {
     return { ops: board.flash.ops, journalOps, problem: `threw: ${e instanceof Error ? e.message : String(e)}` };
@@ -227,7 +231,7 @@ async function runPlan(
   try {
     await Promise.all(
       Array.from({ length: lanes }, () => new Promise<void>((resolve, reject) => {
-        const worker = laneWorker({ size: setup.size, engine: setup.engine });
+        const worker = laneWorker({ size: setup.size, engine: setup.engine, delta: setup.delta });
         workers.push(worker);
         const feed = (): void => {
           if (next < plan.length) {
@@ -252,7 +256,14 @@ async function runPlan(
 
 /** A worker thread running torture-lane. From the sources (tests, tsx) the thread registers tsx
  * itself first: Node 20 does not apply the main thread's --import loader to worker threads. */
-function laneWorker(setup: { size: number; engine: Engine }): Worker {
+/** What a lane needs to rebuild the sweep's RunSetup. */
+export interface LaneSetup {
+  size: number;
+  engine: Engine;
+  delta?: boolean;
+}
+
+function laneWorker(setup: LaneSetup): Worker {
   if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./torture-lane.js", import.meta.url), { workerData: setup });
   const entry = new URL("./torture-lane.ts", import.meta.url).href;
   const code = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;

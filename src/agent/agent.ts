@@ -17,6 +17,8 @@ import { decide } from "./policy.ts";
 import type { BootReport, Phase, Progress, UpdateResult } from "./types.ts";
 import { compareVersions, versionProblem } from "./version.ts";
 import { printable } from "../util/printable.ts";
+import { HeadCheck } from "./head-check.ts";
+import { checkDeltaBase, fetchDelta, type DeltaHost } from "./delta-intake.ts";
 
 const HASH_CHUNK = 4096;
 /** Resumes from the same offset that may make no progress before the next attempt starts again
@@ -199,7 +201,12 @@ export class Agent {
       offer = parseOffer(input);
       fromVersion = this.runningVersion();
       const target = this.prepare(offer, fromVersion);
-      await this.fetchAndVerify(offer, target, fromVersion);
+      if (offer.delta) {
+        const base = checkDeltaBase(this.deltaHost(), offer, fromVersion);
+        await fetchDelta(this.deltaHost(), offer, target, fromVersion, base, this.resumes(offer, target));
+      } else {
+        await this.fetchAndVerify(offer, target, fromVersion);
+      }
       this.stage(offer, target, 1);
       this.log("info", `${offer.version} verified and staged in ${target.label}; restarting`);
       this.progress("restart", offer.size, offer.size);
@@ -317,10 +324,29 @@ export class Agent {
     return target;
   }
 
-  private async fetchAndVerify(offer: Offer, target: SlotInfo, fromVersion: string): Promise<ImageCheck> {
+  /** Whether the journal holds an interrupted download of this offer into this slot. */
+  private resumes(offer: Offer, target: SlotInfo): boolean {
     const j = this.journal.state;
-    const resuming = j.phase === "download" && j.slot === target.label && sameOffer(j.offer, offer);
-    const intake = this.openIntake(offer, target, fromVersion, resuming);
+    return j.phase === "download" && j.slot === target.label && sameOffer(j.offer, offer);
+  }
+
+  /** What a delta update (delta-intake.ts) uses of the agent. */
+  private deltaHost(): DeltaHost {
+    return {
+      platform: this.p,
+      target: this.bootTarget,
+      journal: this.journal,
+      download: this.o.download,
+      onInterruption: this.o.onInterruption,
+      progress: (phase, bytes, total) => this.progress(phase, bytes, total),
+      log: (level, message) => this.log(level, message),
+      hashPrefix: (part, end, digests, total) => this.hashPrefix(part, end, digests, total),
+      verifyImage: (part, offer) => this.verifyImage(part, offer),
+    };
+  }
+
+  private async fetchAndVerify(offer: Offer, target: SlotInfo, fromVersion: string): Promise<ImageCheck> {
+    const intake = this.openIntake(offer, target, fromVersion, this.resumes(offer, target));
     const resumedFrom = intake.position;
     const sink: DownloadSink = {
       get position() {
@@ -380,33 +406,20 @@ export class Agent {
     };
     // The image's head is checked as soon as it is in (BootTarget.checkHead): a wrong image is
     // refused after its first bytes, not after the whole download.
-    const headSize = this.bootTarget.headSize;
-    let head: Uint8Array | undefined = new Uint8Array(headSize);
-    let headLength = 0;
-    const feedHead = (chunk: Uint8Array) => {
-      if (!head) return;
-      const n = Math.min(chunk.length, headSize - headLength);
-      head.set(chunk.subarray(0, n), headLength);
-      headLength += n;
-      if (headLength < headSize) return;
-      const complete = head;
-      head = undefined;
-      this.bootTarget.checkHead(complete, offer);
-    };
-    if (start > 0) feedHead(part.read(0, Math.min(start, headSize)));
+    const head = new HeadCheck(this.bootTarget, offer);
+    if (start > 0) head.feed(part.read(0, Math.min(start, this.bootTarget.headSize)));
     return {
       get position() {
         return writer.position;
       },
       write: (chunk) => {
-        feedHead(chunk);
+        head.feed(chunk);
         digests.update(chunk);
         writer.write(chunk);
         this.progress("download", writer.position, offer.size);
       },
       restart: () => {
-        head = new Uint8Array(headSize);
-        headLength = 0;
+        head.reset();
         digests.reset();
         writer.seek(0);
         durable = 0;
@@ -539,6 +552,7 @@ export class Agent {
   private unresumable(j: JournalState, running: string): string {
     const target = this.target();
     if (j.slot !== target.label) return `it was written into ${String(j.slot)}, the next update goes to ${target.label}`;
+    if (j.offer!.delta && j.offer!.delta.baseVersion !== running) return `its patch applies to ${j.offer!.delta.baseVersion}, the device runs ${running}`;
     try {
       if (compareVersions(j.offer!.version, running) <= 0) return `${j.offer!.version} is not newer than the running ${running}`;
     } catch (e) {
@@ -575,7 +589,8 @@ export class Agent {
 
 /** The same image (the URL may change between offers: the bytes are what matter). */
 function sameOffer(a: Offer | undefined, b: Offer): boolean {
-  return !!a && a.size === b.size && a.sha256 === b.sha256 && a.version === b.version && a.component === b.component;
+  return !!a && a.size === b.size && a.sha256 === b.sha256 && a.version === b.version && a.component === b.component &&
+    a.delta?.size === b.delta?.size && a.delta?.baseVersion === b.delta?.baseVersion;
 }
 
 /** The code of a failure: an OtaError keeps its own (flash partitions throw -4 through

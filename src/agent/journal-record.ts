@@ -34,6 +34,10 @@ export const RecordType = Object.freeze({
   State: 1,
   /** Durable progress: u32 bytes of the image programmed and read back. */
   Progress: 2,
+  /** Delta checkpoint: u32 bytes of the target image programmed and read back, then the patch
+   * applier's whole state (src/delta/apply-state.ts, 404 bytes): one record of 14 slots, so a
+   * torn write fails the CRC and the previous checkpoint stands. */
+  DeltaCheckpoint: 3,
 } as const);
 
 export interface JournalRecord {

@@ -9,7 +9,7 @@ import type { FlashPartition } from "../ports.ts";
 import type { Offer } from "./offer.ts";
 import { FlashWriteError } from "../flash/slot-writer.ts";
 import { decodeRecord, encodeRecord, isErased, RecordType, RECORD_SLOT, type JournalRecord } from "./journal-record.ts";
-import { readU32LE, writeU32LE, equalBytes } from "../util/bytes.ts";
+import { readU32LE, writeU32LE, equalBytes, fromHex, isHex, toHex } from "../util/bytes.ts";
 import { utf8Decode, utf8Encode } from "../util/utf8.ts";
 
 export type JournalPhase = "idle" | "download" | "staging" | "staged" | "rejected";
@@ -34,6 +34,9 @@ export interface JournalState {
    * fields (read as no resume yet); older readers ignore them. */
   resumeAt?: number;
   resumeTries?: number;
+  /** A delta update (offer.delta): the patch applier's state at `progress` (src/delta/
+   * apply-state.ts); absent until the first checkpoint. In State records it travels as hex. */
+  applyState?: Uint8Array;
 }
 
 export const IDLE: JournalState = Object.freeze({ phase: "idle", progress: 0 });
@@ -103,6 +106,15 @@ export class Journal {
     this.append(RecordType.Progress, payload);
   }
 
+  /** Records a delta checkpoint: durable target progress and the applier's state (one record). */
+  deltaCheckpoint(progress: number, applyState: Uint8Array): void {
+    this.current = { ...this.current, progress, applyState };
+    const payload = new Uint8Array(4 + applyState.length);
+    writeU32LE(payload, 0, progress);
+    payload.set(applyState, 4);
+    this.append(RecordType.DeltaCheckpoint, payload);
+  }
+
   clear(): void {
     this.save(IDLE);
   }
@@ -136,19 +148,27 @@ function replay(records: JournalRecord[]): JournalState {
       if (decoded) state = decoded;
     } else if (r.type === RecordType.Progress && r.payload.length >= 4 && state.phase !== "idle") {
       state = { ...state, progress: readU32LE(r.payload, 0) };
+    } else if (r.type === RecordType.DeltaCheckpoint && r.payload.length > 4 && state.phase === "download") {
+      state = { ...state, progress: readU32LE(r.payload, 0), applyState: r.payload.slice(4) };
     }
   }
   return state;
 }
 
 function encodeState(state: JournalState): Uint8Array {
-  return utf8Encode(JSON.stringify(state));
+  const { applyState, ...rest } = state;
+  return utf8Encode(JSON.stringify(applyState ? { ...rest, applyState: toHex(applyState) } : rest));
 }
 
 function decodeState(payload: Uint8Array): JournalState | undefined {
   try {
     const s = JSON.parse(utf8Decode(payload)) as JournalState;
     if (typeof s !== "object" || s === null || typeof s.phase !== "string" || typeof s.progress !== "number") return undefined;
+    const hex = (s as { applyState?: unknown }).applyState;
+    if (hex !== undefined) {
+      if (typeof hex !== "string" || !isHex(hex)) return undefined;
+      s.applyState = fromHex(hex);
+    }
     return s;
   } catch {
     return undefined;

@@ -29,11 +29,25 @@ export interface Offer {
   minBattery?: number;
   minSignal?: number;
   requiredSpace?: number;
+  /** A delta package: `url` serves a detools sequential patch (optionally behind esp_delta_ota's
+   * 64-byte header) that turns the running image `baseVersion` into the image the other fields
+   * describe (size, digests: those of the produced image). See src/agent/delta-intake.ts. */
+  delta?: DeltaOffer;
+}
+
+export interface DeltaOffer {
+  /** The version the patch applies to: a device running another version refuses the offer. */
+  baseVersion: string;
+  /** SHA-256 of the base image as esp_partition_get_sha256 gives it (ESP-IDF image with an
+   * appended hash: that hash), lower-case hex; when present the device checks it first. */
+  baseSha256?: string;
+  /** Patch bytes (what is downloaded). */
+  size: number;
 }
 
 const MAX_SIZE = 0x4000000; // 64 MiB: larger than any flash these parts address
 /** The fields parseOffer reads; nothing else of the input is looked at. */
-const FIELDS = Object.freeze(["component", "version", "url", "size", "md5", "crc32", "sha256", "signature", "minBattery", "minSignal", "requiredSpace"] as const);
+const FIELDS = Object.freeze(["component", "version", "url", "size", "md5", "crc32", "sha256", "signature", "minBattery", "minSignal", "requiredSpace", "delta"] as const);
 type Snapshot = Partial<Record<(typeof FIELDS)[number], unknown>>;
 
 function fail(reason: string): never {
@@ -79,9 +93,9 @@ function isLocalUrl(url: string): boolean {
 
 /** Reads each field of an untrusted object once, as an own property: a getter runs at most once,
  * inherited fields are not seen. Throws whatever the object throws (a getter, a proxy trap). */
-function snapshot(input: object): Snapshot {
-  const out: Snapshot = {};
-  for (const key of FIELDS) {
+function snapshot<K extends string>(input: object, fields: readonly K[]): Partial<Record<K, unknown>> {
+  const out: Partial<Record<K, unknown>> = {};
+  for (const key of fields) {
     const d = Object.getOwnPropertyDescriptor(input, key);
     if (d === undefined) continue;
     const v = "value" in d ? d.value : d.get === undefined ? undefined : d.get.call(input);
@@ -116,7 +130,7 @@ export function parseOffer(input: unknown, options: ParseOfferOptions = {}): Off
 
 function parseSnapshot(input: unknown, options: ParseOfferOptions): Offer {
   if (typeof input !== "object" || input === null || Array.isArray(input)) fail("not an object");
-  const o = snapshot(input);
+  const o: Snapshot = snapshot(input, FIELDS);
   if (o.signature !== undefined) fail("signatures are not supported yet; an offer with a signature field is refused rather than installed unchecked");
   const component = o.component === undefined ? "app" : str(o, "component", 32);
   const version = str(o, "version", 31);
@@ -147,5 +161,28 @@ function parseSnapshot(input: unknown, options: ParseOfferOptions): Offer {
   if (minBattery !== undefined) offer.minBattery = minBattery;
   if (minSignal !== undefined) offer.minSignal = minSignal;
   if (requiredSpace !== undefined) offer.requiredSpace = requiredSpace;
+  if (o.delta !== undefined) {
+    if (options.local) fail("a local offer cannot be a delta");
+    offer.delta = parseDelta(o.delta);
+  }
   return offer;
+}
+
+const DELTA_FIELDS = Object.freeze(["baseVersion", "baseSha256", "size"] as const);
+
+/** The `delta` object of an offer, read like the offer itself (own fields, each once). */
+function parseDelta(input: unknown): DeltaOffer {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) fail("delta must be an object");
+  const d = snapshot(input, DELTA_FIELDS);
+  const baseVersion = d.baseVersion;
+  if (typeof baseVersion !== "string" || baseVersion.length === 0 || baseVersion.length > 31) fail("delta.baseVersion must be a string of 1..31 characters");
+  const size = d.size;
+  if (typeof size !== "number" || !Number.isInteger(size) || size <= 0 || size > MAX_SIZE) fail(`delta.size must be an integer in 1..${MAX_SIZE}`);
+  const delta: DeltaOffer = { baseVersion, size };
+  if (d.baseSha256 !== undefined) {
+    const h = d.baseSha256;
+    if (typeof h !== "string" || h.length !== 64 || !isHex(h)) fail("delta.baseSha256 must be 64 hex digits");
+    delta.baseSha256 = h.toLowerCase();
+  }
+  return delta;
 }

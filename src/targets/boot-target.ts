@@ -82,6 +82,10 @@ export interface BootTarget {
   /** The running image's identity: its version, its security counter (the anti-rollback floor of
    * the next image) and its project. */
   runningImage(): ImageIdentity;
+  /** Optional: the running image's length and its SHA-256 as esp_partition_get_sha256 gives it
+   * (the base a delta patch names; ESP-IDF: the image's appended hash, i.e. SHA-256 of every
+   * image byte but the last 32). Without it the delta intake hashes the whole running slot. */
+  runningImageDigest?(): { length: number; sha256: Uint8Array };
   /** The running image's trial state (what the bootloader does with it at the next reset). */
   runningState(): TrialState;
 

@@ -14,7 +14,7 @@ import { fromHex, isHex } from "../../util/bytes.ts";
 import { printable } from "../../util/printable.ts";
 import { EspBootControl } from "./esp-boot-control.ts";
 import { OtaState, stateName } from "./esp-otadata.ts";
-import { checkEspImage, imageChipFields, peekAppDesc, ESP_IMAGE_HEADER_SIZE, ESP_IMAGE_MAGIC } from "./esp-app-image.ts";
+import { checkEspImage, imageChipFields, peekAppDesc, ESP_APPENDED_HASH_SIZE, ESP_CHECK_CHUNK, ESP_IMAGE_HEADER_SIZE, ESP_IMAGE_MAGIC } from "./esp-app-image.ts";
 import { chipMismatch, ESP_CHIP_ID } from "./esp-chip.ts";
 import { APP_DESC_IMAGE_OFFSET, APP_DESC_SIZE, parseAppDesc, type AppDesc } from "./esp-app-desc.ts";
 import { checkSbv2Image, SBV2_MAX_BLOCKS } from "./sbv2-signature.ts";
@@ -105,6 +105,20 @@ export class EspIdfTarget implements BootTarget {
   runningImage(): ImageIdentity {
     const desc = this.runningAppDesc();
     return { version: desc.version, securityCounter: desc.secureVersion, project: desc.projectName };
+  }
+
+  /** esp_partition_get_sha256 of the running app partition (bootloader_common_get_sha256_of_partition):
+   * with hash_appended, the stored digest after the checksum block (esp_delta_ota's base hash,
+   * shared/vectors/detools/README.md (b)); without, SHA-256 over the image. Throws OtaError(-3)
+   * when the running image does not check. */
+  runningImageDigest(): { length: number; sha256: Uint8Array } {
+    const part = this.parts.open(this.running().label);
+    const read = (at: number, n: number) => part.read(at, n);
+    const info = checkEspImage(read, part.geometry.size, this.o.digests);
+    if (info.hashAppended) return { length: info.length, sha256: read(info.length - ESP_APPENDED_HASH_SIZE, ESP_APPENDED_HASH_SIZE) };
+    const sha = this.o.digests.create("sha256");
+    for (let at = 0; at < info.length; at += ESP_CHECK_CHUNK) sha.update(read(at, Math.min(ESP_CHECK_CHUNK, info.length - at)));
+    return { length: info.length, sha256: sha.finish() };
   }
 
   runningState(): TrialState {
