@@ -7,8 +7,11 @@
 
 import { Agent } from "../src/agent/agent.ts";
 import type { BootReport, Phase, Progress, UpdateResult } from "../src/agent/types.ts";
-import { profile as boardProfile } from "./boards/profiles.ts";
+import { boardProfile } from "./boards/profiles.ts";
 import { SimBoard } from "./board.ts";
+import { LayoutBoard } from "./layout-board.ts";
+import { buildStm32Image } from "./stm32-images.ts";
+import type { KeyObject } from "node:crypto";
 import { buildImageOfSize, buildTestImage, type TestImageOptions } from "./image-builder.ts";
 import { UpdateServer, type ServerFaults, type OfferJson } from "./server.ts";
 import { HttpMeter } from "./http-meter.ts";
@@ -49,6 +52,10 @@ export interface SimUpdateOptions {
   /** Fields of the served image: header (chip id, revision range, entry address) and the version
    * its app descriptor carries (default toVersion, which the offer names). */
   image?: Partial<Pick<TestImageOptions, "chipId" | "minChipRevFull" | "maxChipRevFull" | "entryAddr" | "version">>;
+  /** STM32 boards: the key the served image is signed with (default the boards' own key,
+   * host-sim/stm32-images.ts SIM_BOARD_KEY; null: unsigned) and its SEC_CNT. */
+  signKey?: KeyObject | null;
+  securityCounter?: number;
   corruptByte?: number;
   failSelfTest?: boolean;
   oversize?: boolean;
@@ -71,7 +78,7 @@ export interface SimUpdateOptions {
   /** Rewrites the server's offer before the device sees it (digest-mismatch tests). */
   mutateOffer?: (offer: OfferJson) => OfferJson;
   /** Reuse an existing board instead of creating one (torture harness). */
-  existing?: SimBoard;
+  existing?: AnyBoard;
   /** Protocol dialects (host-sim/cloud/sim-protocol.ts): called after every agent.boot() that
    * did not restart at once, with its report, before the offer (reports lastUpdate and the
    * running version to the simulated cloud). */
@@ -82,8 +89,11 @@ export interface SimUpdateOptions {
   log?: (line: string) => void;
 }
 
+/** An ESP board (board.ts) or an STM32 one (layout-board.ts). */
+export type AnyBoard = SimBoard | LayoutBoard;
+
 export interface BootInfo {
-  board: SimBoard;
+  board: AnyBoard;
   slot: string;
   version: string;
   fellBack: boolean;
@@ -122,11 +132,16 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   if (o.engine === "xs" && (o.onBootReport || o.deliver)) {
     throw new Error("sim update: the onBootReport and deliver hooks drive the agent in Node; engine xs does not support them");
   }
-  const prof = boardProfile(o.board ?? "esp32-4mb");
+  const prof = boardProfile(o.board ?? o.existing?.profile.name ?? "esp32-4mb");
   const size = o.size ?? DEFAULT_SIZE;
-  const board = o.existing ?? (o.flash && (await exists(o.flash))
-    ? SimBoard.open(prof, o.flash)
-    : SimBoard.create(prof, buildTestImage({ version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 64 * 1024 }), o.flash));
+  const board: AnyBoard = o.existing ?? (o.flash && (await exists(o.flash))
+    ? (prof.target === "mcuboot" || prof.target === "stm32-dualbank" ? LayoutBoard.open(prof, o.flash) : SimBoard.open(prof, o.flash))
+    : (prof.target === "mcuboot" || prof.target === "stm32-dualbank"
+      ? LayoutBoard.create(prof, buildStm32Image({ format: prof.target === "mcuboot" ? "mcuboot" : "bank", version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 64 * 1024 }), o.flash)
+      : SimBoard.create(prof, buildTestImage({ version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 64 * 1024 }), o.flash)));
+  if (o.engine === "xs" && board instanceof LayoutBoard) {
+    throw new Error(`sim update: engine xs runs ESP boards only; ${board.profile.name} runs on engine node`);
+  }
   // The version the board runs now, as the bootloader would pick it (on a copy of the flash).
   const fromVersion = runningVersion(board) ?? o.fromVersion ?? "1.0.0";
   const toVersion = o.toVersion ?? defaultTarget(fromVersion);
@@ -135,7 +150,10 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   if (o.cutAt?.length) board.armCuts(o.cutAt.map((at) => ({ at, mode: o.cutMode ?? "before", seed })));
 
   const buildId = o.build ?? 1;
-  const image = buildImageOfSize({ version: toVersion, ...o.image, size, build: buildId });
+  const served = (id: number): Uint8Array => board instanceof LayoutBoard
+    ? buildStm32Image({ format: board.imageFormat, version: toVersion, size, build: id, key: o.signKey, securityCounter: o.securityCounter })
+    : buildImageOfSize({ version: toVersion, ...o.image, size, build: id });
+  const image = served(buildId);
   const faults: ServerFaults = {
     corruptByte: o.corruptByte, ignoreRange: o.ignoreRange,
     changeEtagAt: o.changeEtagAt, stallAt: o.stallAt, httpErrors: o.httpErrors, etagSuffix: o.etagSuffix,
@@ -144,14 +162,16 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     {
       version: toVersion,
       build: { id: buildId, bytes: image },
-      nextBuild: o.changeEtagAt !== undefined ? { id: buildId + 1, bytes: buildImageOfSize({ version: toVersion, ...o.image, size, build: buildId + 1 }) } : undefined,
+      nextBuild: o.changeEtagAt !== undefined ? { id: buildId + 1, bytes: served(buildId + 1) } : undefined,
     },
     faults,
   );
   await server.listen();
   if (o.oversize) {
-    const target = findPartition(board.entries, "ota_1");
-    server.offerSize = (target?.size ?? 0) + 0x1000;
+    const room = board instanceof LayoutBoard
+      ? board.nextSlotSize(board.platform(nodeHttp, new NodeClock(seed)))
+      : findPartition(board.entries, "ota_1")?.size ?? 0;
+    server.offerSize = room + 0x1000;
   }
   const offer = o.mutateOffer ? o.mutateOffer(server.offer()) : server.offer();
   const meter = new HttpMeter();
@@ -169,7 +189,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   let clock = new NodeClock(seed);
   let xs: XsBoardEngine | undefined;
   try {
-    if (o.engine === "xs") xs = await XsBoardEngine.start(board, { network: nodeHttp, wrap: (port) => meter.wrap(port) }, log);
+    if (o.engine === "xs" && board instanceof SimBoard) xs = await XsBoardEngine.start(board, { network: nodeHttp, wrap: (port) => meter.wrap(port) }, log);
     for (; boots < (o.maxBoots ?? 40); ) {
       boots++;
       clock.stopAll();
@@ -200,7 +220,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
           outcome = r.lastUpdate;
           return "done";
         }
-        if (offered && r.version === toVersion && (r.imageState === "valid" || r.imageState === "undefined")) {
+        if (offered && r.version === toVersion && settledState(r.imageState)) {
           // The report of the update was lost with a cut; the version the device reports says it.
           outcome = { ok: true, errorCode: 0, reason: `device reports ${r.version} confirmed`, component: "app", fromVersion, toVersion };
           return "done";
@@ -238,6 +258,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   /** One power-on on engine "xs": the bootloader here, then the runtime in a fresh XS worker. The
    * same decisions as the Node closure above, from the runtime's boot event and result. */
   async function xsPowerOn(engine: XsBoardEngine): Promise<Step> {
+    if (!(board instanceof SimBoard)) throw new Error("engine xs runs ESP boards only");
     let boot: BootOutcome;
     try {
       boot = board.boot();
@@ -257,7 +278,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
           bootedVersion = r.version;
           imageState = r.imageState;
           o.onBoot?.({ board, slot: r.slot, version: r.version, fellBack: false });
-          const settled = offered && r.version === toVersion && (r.imageState === "valid" || r.imageState === "undefined");
+          const settled = offered && r.version === toVersion && settledState(r.imageState);
           if (!r.lastUpdate && !settled) offered = true;
           break;
         }
@@ -359,15 +380,24 @@ interface PowerOnContext {
   onInterruption: () => void;
 }
 
+/** An image state that needs nothing more: ESP-IDF "valid" or "undefined" (no rollback), MCUboot
+ * and dual bank "confirmed". */
+function settledState(name: string): boolean {
+  return name === "valid" || name === "undefined" || name === "confirmed";
+}
+
 /** One power-on: bootloader, then the agent, until it restarts, loses power or finishes. */
-async function powerOn(board: SimBoard, run: (agent: Agent) => Promise<Step>, ctx: PowerOnContext): Promise<Step> {
+async function powerOn(board: AnyBoard, run: (agent: Agent) => Promise<Step>, ctx: PowerOnContext): Promise<Step> {
   try {
     const boot = board.boot();
+    const bootedVersion = "image" in boot ? boot.image.appDesc.version : boot.version;
     for (const line of boot.log) ctx.log(`bootloader: ${line}`);
     const failSelfTest = ctx.o.failSelfTest === true;
+    const platform = board.platform(ctx.meter.wrap(nodeHttp), ctx.clock, { log: (level, m) => ctx.log(`${level}: ${m}`) });
     const agent = new Agent({
-      platform: board.platform(ctx.meter.wrap(nodeHttp), ctx.clock, { log: (level, m) => ctx.log(`${level}: ${m}`) }),
-      selfTest: () => !(failSelfTest && boot.image.appDesc.version === (ctx.o.toVersion ?? "2.0.0")),
+      platform,
+      ...(board instanceof LayoutBoard ? { target: board.target(platform), journalLabel: board.journalLabel } : {}),
+      selfTest: () => !(failSelfTest && bootedVersion === (ctx.o.toVersion ?? "2.0.0")),
       onProgress: ctx.o.onProgress,
       download: { stallMs: ctx.o.stallMs ?? SIM_STALL_MS, backoffMs: ctx.o.backoffMs ?? 20, backoffMaxMs: 200 },
       onInterruption: (reason, at) => {
@@ -383,9 +413,9 @@ async function powerOn(board: SimBoard, run: (agent: Agent) => Promise<Step>, ct
 }
 
 /** The app version the bootloader would boot next, or undefined when nothing boots. */
-function runningVersion(board: SimBoard): string | undefined {
+function runningVersion(board: AnyBoard): string | undefined {
   try {
-    return peekBoot(board).image.appDesc.version;
+    return board instanceof LayoutBoard ? board.peek().version : peekBoot(board).image.appDesc.version;
   } catch (e) {
     if (e instanceof NoBootableImage) return undefined;
     throw e;

@@ -483,7 +483,10 @@ export class Agent {
     const offer = j.offer;
     if (j.phase === "idle" || !offer) return undefined;
     const from = j.fromVersion ?? "";
-    if (running.label === j.slot && version === offer.version) {
+    // The offered image runs: from the slot it was written to (ESP-IDF, dual bank), or from the
+    // slot the bootloader copied it into (MCUboot swaps it into the primary). No other image
+    // carries the offer's version: prepare() refuses an offer that is not newer than the running.
+    if (version === offer.version) {
       if (state.confirmed) {
         this.journal.clear();
         return result(offer, from, 0, `running ${version} from ${running.label}, confirmed`);
