@@ -56,6 +56,11 @@ export interface SimUpdateOptions {
    * host-sim/stm32-images.ts SIM_BOARD_KEY; null: unsigned) and its SEC_CNT. */
   signKey?: KeyObject | null;
   securityCounter?: number;
+  /** STM32 boards: the factory image's SEC_CNT (the anti-rollback floor of the update). */
+  fromSecurityCounter?: number;
+  /** STM32 boards: flips this byte of the served image after it was signed; the offer carries
+   * the digests of the changed bytes (a server in an attacker's hands). */
+  tamperByte?: number;
   corruptByte?: number;
   failSelfTest?: boolean;
   oversize?: boolean;
@@ -137,7 +142,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   const board: AnyBoard = o.existing ?? (o.flash && (await exists(o.flash))
     ? (prof.target === "mcuboot" || prof.target === "stm32-dualbank" ? LayoutBoard.open(prof, o.flash) : SimBoard.open(prof, o.flash))
     : (prof.target === "mcuboot" || prof.target === "stm32-dualbank"
-      ? LayoutBoard.create(prof, buildStm32Image({ format: prof.target === "mcuboot" ? "mcuboot" : "bank", version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 64 * 1024 }), o.flash)
+      ? LayoutBoard.create(prof, buildStm32Image({ format: prof.target === "mcuboot" ? "mcuboot" : "bank", version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 64 * 1024, securityCounter: o.fromSecurityCounter }), o.flash)
       : SimBoard.create(prof, buildTestImage({ version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 64 * 1024 }), o.flash)));
   if (o.engine === "xs" && board instanceof LayoutBoard) {
     throw new Error(`sim update: engine xs runs ESP boards only; ${board.profile.name} runs on engine node`);
@@ -150,9 +155,12 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   if (o.cutAt?.length) board.armCuts(o.cutAt.map((at) => ({ at, mode: o.cutMode ?? "before", seed })));
 
   const buildId = o.build ?? 1;
-  const served = (id: number): Uint8Array => board instanceof LayoutBoard
-    ? buildStm32Image({ format: board.imageFormat, version: toVersion, size, build: id, key: o.signKey, securityCounter: o.securityCounter })
-    : buildImageOfSize({ version: toVersion, ...o.image, size, build: id });
+  const served = (id: number): Uint8Array => {
+    if (!(board instanceof LayoutBoard)) return buildImageOfSize({ version: toVersion, ...o.image, size, build: id });
+    const bytes = buildStm32Image({ format: board.imageFormat, version: toVersion, size, build: id, key: o.signKey, securityCounter: o.securityCounter });
+    if (o.tamperByte !== undefined) bytes[o.tamperByte % bytes.length] ^= 0x01;
+    return bytes;
+  };
   const image = served(buildId);
   const faults: ServerFaults = {
     corruptByte: o.corruptByte, ignoreRange: o.ignoreRange,
