@@ -1,13 +1,13 @@
 // A worker thread of `xs-ota sim torture --jobs N` (torture.ts runPlan): runs the sweep's runs it
 // is handed, one at a time, and answers each with its flash operation count and first problem.
-// workerData: {size, engine}; messages in: {i, run} or null (no more runs); out: LaneResult.
+// workerData: {size, engine, board}; messages in: {i, run} or null (no more runs); out: LaneResult.
 
 import { parentPort, workerData } from "node:worker_threads";
 import { runSetup, tortureRun, type LaneResult, type PlannedRun } from "./torture.ts";
 
 const port = parentPort;
 if (!port) throw new Error("torture-lane.ts runs as a worker thread of torture.ts");
-const setup = runSetup(workerData as { size: number; engine: "node" | "xs" });
+const setup = runSetup(workerData as { size: number; engine: "node" | "xs"; board?: string });
 port.on("message", (m: { i: number; run: PlannedRun } | null) => {
   if (m === null) {
     port.close();

@@ -19,6 +19,8 @@ import { compareVersions, versionProblem } from "./version.ts";
 import { printable } from "../util/printable.ts";
 
 const HASH_CHUNK = 4096;
+/** AgentOptions.checkpointUnit's default. */
+const DEFAULT_CHECKPOINT_UNIT = 4096;
 /** Resumes from the same offset that may make no progress before the next attempt starts again
  * from byte 0 (a resume that fails the same way twice). */
 const MAX_RESUME_TRIES = 2;
@@ -48,6 +50,10 @@ export interface AgentOptions {
    * cellular modem: 30 s stall, 512 B/s over 60 s, no deadline, 8 failures in a row without
    * 4096 bytes of progress, backoff 1 s doubling up to 60 s with jitter (see DownloadTuning). */
   download?: DownloadTuning;
+  /** Durable progress is recorded at least every this many bytes inside flash sectors larger than
+   * it (a 128 KiB STM32F4 sector is not a cheap checkpoint unit); default 4096. A resume continues
+   * inside such a sector when the bytes after its checkpoint still read erased (SlotWriter). */
+  checkpointUnit?: number;
   /** Called when the download is interrupted and resumes (for logs and counters). */
   onInterruption?: (reason: string, position: number) => void;
 }
@@ -361,7 +367,7 @@ export class Agent {
    * this offer into this slot; where it continues is resumePoint's decision (byte 0 included). */
   private openIntake(offer: Offer, target: SlotInfo, fromVersion: string, resume: boolean): Intake {
     const part = this.p.partitions.open(target.label);
-    const writer = new SlotWriter(part);
+    const writer = new SlotWriter(part, this.o.checkpointUnit ?? DEFAULT_CHECKPOINT_UNIT);
     const start = resume ? this.resumePoint(writer, offer) : 0;
     this.log("info", start > 0
       ? `resuming ${offer.version} into ${target.label} from the journal at byte ${start} of ${offer.size}`
@@ -435,8 +441,8 @@ export class Agent {
       this.log("warn", `journal: progress ${String(p)} is outside the ${offer.size}-byte offer or the ${slotSize}-byte slot ${writer.part.label}; discarding it and starting again from byte 0`);
       return 0;
     }
-    const start = writer.sectorStart(p);
-    if (start !== p) this.log("info", `journal: progress ${hex(p)} is not on a sector boundary; resuming at ${hex(start)}`);
+    const start = writer.resumeStart(p);
+    if (start !== p) this.log("info", `journal: progress ${hex(p)} is not on a sector boundary, or the sector holds bytes written after it; resuming at ${hex(start)}`);
     if (start === 0) return 0;
     const tries = j.resumeAt === start ? (j.resumeTries ?? 0) : 0;
     if (tries >= MAX_RESUME_TRIES) {

@@ -41,6 +41,8 @@ export class McubootTarget implements BootTarget {
   readonly headSize = IMAGE_HEADER_SIZE;
   private readonly o: McubootTargetOptions;
   private readonly control: McubootBootControl;
+  /** Bytes of the image checkImage() last accepted (what the slot holds below its trailer). */
+  private checkedSize = 0;
 
   constructor(options: McubootTargetOptions) {
     this.o = options;
@@ -97,6 +99,7 @@ export class McubootTarget implements BootTarget {
     });
     const header = r.header!;
     checkOfferVersion(header, expected.version);
+    this.checkedSize = expected.size;
     const check: ImageCheck = { version: `${header.version.major}.${header.version.minor}.${header.version.revision}`, securityCounter: r.securityCounter ?? 0, length: r.end ?? limit };
     const sig = r.signatures.find((s) => s.ok);
     if (sig) check.signature = `MCUboot ${sig.algorithm}, key ${sig.keyIndex}`;
@@ -117,8 +120,21 @@ export class McubootTarget implements BootTarget {
     }
   }
 
+  /** boot_set_pending. A magic that reads neither erased nor good is a boot_set_pending that a
+   * power cut tore (bootutil would refuse it, BOOT_EBADIMAGE): the sectors holding only the
+   * trailer are erased and the trailer written again; when the image reaches into them, the
+   * stage fails (-1) and the image must be written again. */
   stage(slot: string): void {
-    if (slot !== this.control.secondary.label) throw new Error(`${slot} is not the MCUboot secondary slot`);
+    const s = this.control.secondary;
+    if (slot !== s.label) throw new Error(`${slot} is not the MCUboot secondary slot`);
+    if (this.control.secondaryState().magic === "bad") {
+      const l = this.control.secondaryLayout;
+      const tail = s.geometry.sectors.filter((x) => x.offset + x.size > l.statusOff);
+      if (tail.some((x) => x.offset < this.checkedSize)) {
+        throw new OtaError(ErrorCode.UpdateFailed, `${s.label}: a torn trailer shares its sector with the image; the image must be written again`);
+      }
+      for (const x of tail) s.erase(x.offset, x.size);
+    }
     this.control.stage(this.o.permanent ?? false);
   }
 
