@@ -4,8 +4,8 @@
 // complete (all of its bytes programmed and checked) through onSectorDone: that is the point
 // that may be recorded as durable. In sectors larger than the checkpoint unit (the 128 KiB
 // sectors of an STM32F4) it also learns of every unit programmed inside the sector, so that
-// durable progress does not wait for a sector boundary; a resume there continues inside the
-// sector when the bytes after the checkpoint still read erased (resumeStart).
+// durable progress does not wait for a sector boundary; a resume continues inside the sector
+// (resumeStart).
 // Each write-alignment unit is programmed once after its sector's erase (never twice: ECC
 // write-once flash refuses a second program of a double-word).
 
@@ -56,15 +56,20 @@ export class SlotWriter {
   }
 
   /** Where writing may resume when `offset` bytes are durable: `offset` itself when it lies
-   * inside a sector larger than the checkpoint unit, on a unit boundary, and every byte from it
-   * to the sector's end still reads erased (nothing was programmed after the checkpoint, not even
-   * torn); otherwise the sector's start (sectorStart), whose sector is then erased again. */
+   * inside a sector larger than the checkpoint unit, on a unit boundary, and the bytes after it
+   * can take the same data again; otherwise the sector's start (sectorStart), whose sector is then
+   * erased again. Bytes after the checkpoint were programmed (in full, or torn: a torn program
+   * clears some of the bits the data clears, never others) with the same image, which the
+   * journal guarantees: on plain NOR programming them again with the same bytes is allowed and
+   * completes them (each write is read back). On write-once flash (ECC words) they must still
+   * read erased, else the sector starts again. */
   resumeStart(offset: number): number {
     const start = this.sectorStart(offset);
     const unit = this.checkpointUnit;
     if (start === offset || unit === 0 || offset % unit !== 0) return start;
     const sector = this.sectorAt(offset);
     if (sector.size <= unit) return start;
+    if (!this.part.geometry.writeOnce) return offset;
     const erased = this.part.geometry.erasedValue;
     const end = sector.offset + sector.size;
     for (let at = offset; at < end; at += unit) {
@@ -76,7 +81,7 @@ export class SlotWriter {
 
   /** Starts (or restarts) writing at `offset`. At a sector start, that sector is erased again
    * before its first write, whatever it holds; inside a sector (a resumeStart() answer) the rest
-   * of the sector is known erased and is written without an erase. */
+   * of the sector is written without an erase. */
   seek(offset: number): void {
     const sector = this.sectorAt(offset);
     const inside = offset !== this.part.geometry.size && sector.offset !== offset;
