@@ -139,14 +139,15 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   }
   const prof = boardProfile(o.board ?? o.existing?.profile.name ?? "esp32-4mb");
   const size = o.size ?? DEFAULT_SIZE;
+  if (o.engine === "xs" && (prof.target === "mcuboot" || prof.target === "stm32-dualbank")) {
+    throw new Error(`sim update: engine xs runs the ESP boards; ${prof.name} runs on engine node`);
+  }
   const board: AnyBoard = o.existing ?? (o.flash && (await exists(o.flash))
     ? (prof.target === "mcuboot" || prof.target === "stm32-dualbank" ? LayoutBoard.open(prof, o.flash) : SimBoard.open(prof, o.flash))
     : (prof.target === "mcuboot" || prof.target === "stm32-dualbank"
       ? LayoutBoard.create(prof, buildStm32Image({ format: prof.target === "mcuboot" ? "mcuboot" : "bank", version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 64 * 1024, securityCounter: o.fromSecurityCounter }), o.flash)
       : SimBoard.create(prof, buildTestImage({ version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 64 * 1024 }), o.flash)));
-  if (o.engine === "xs" && board instanceof LayoutBoard) {
-    throw new Error(`sim update: engine xs runs ESP boards only; ${board.profile.name} runs on engine node`);
-  }
+
   // The version the board runs now, as the bootloader would pick it (on a copy of the flash).
   const fromVersion = runningVersion(board) ?? o.fromVersion ?? "1.0.0";
   const toVersion = o.toVersion ?? defaultTarget(fromVersion);

@@ -6,6 +6,7 @@
 // (a fixed Ed25519 key, so the bytes are the same on every run) unless told otherwise.
 
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { buildMcubootImage } from "./mcuboot-image-builder.ts";
 import { parsePublicKey, type PublicKey } from "../src/crypto/public-key.ts";
 import { IMAGE_HEADER_SIZE } from "../src/targets/mcuboot/image-header.ts";
@@ -68,10 +69,57 @@ function build(o: Stm32ImageOptions, payloadLength: number): Uint8Array {
     key: o.key === null ? undefined : (o.key ?? SIM_BOARD_KEY),
     securityCounter: o.securityCounter,
   });
-  if (o.format === "mcuboot") return image;
-  // Header behind the payload (bank-image.ts).
+  return o.format === "mcuboot" ? image : toBankImage(image, payloadLength);
+}
+
+/** An MCUboot image with a 32-byte header (no padding) as a bank image: the header moved behind
+ * the payload (src/targets/stm32-dualbank/bank-image.ts). */
+export function toBankImage(image: Uint8Array, payloadLength: number): Uint8Array {
   const h = IMAGE_HEADER_SIZE;
   return concatBytes(image.subarray(h, h + payloadLength), image.subarray(0, h), image.subarray(h + payloadLength));
+}
+
+export interface McubootBuildCommand {
+  format: Stm32ImageFormat;
+  /** imgtool -v: "major.minor.revision[+build]". */
+  version: string;
+  /** Bytes of the test payload (a vector table, then content from the version and `variant`). */
+  size: number;
+  variant: number;
+  /** Sign this binary instead of the test payload. */
+  input?: string;
+  /** PEM private key file (Ed25519 or ECDSA P-256); none: unsigned. */
+  key?: string;
+  securityCounter?: number;
+  headerSize?: number;
+  pad?: boolean;
+  confirm?: boolean;
+  slotSize?: number;
+  align?: number;
+  out: string;
+}
+
+/** `xs-ota image build --format mcuboot|bank`: imgtool sign's layout (mcuboot-image-builder.ts). */
+export function mcubootImageBuildCommand(o: McubootBuildCommand): { out: string; size: number; sha256: string } {
+  let payload = o.input ? new Uint8Array(readFileSync(o.input)) : stm32Payload(o.size, o.version, o.variant);
+  let out: Uint8Array;
+  const key = o.key ? readFileSync(o.key, "utf8") : undefined;
+  if (o.format === "bank") {
+    if ((o.headerSize ?? IMAGE_HEADER_SIZE) !== IMAGE_HEADER_SIZE || o.pad || o.confirm) {
+      throw new Error("--format bank: the header is 32 bytes and the image is not padded (the bank has no MCUboot trailer)");
+    }
+    payload = payload.slice();
+    writeU32LE(payload, VT_PAYLOAD_LENGTH, payload.length);
+    const image = buildMcubootImage({ payload, padHeader: true, version: o.version, key, securityCounter: o.securityCounter });
+    out = toBankImage(image, payload.length);
+  } else {
+    out = buildMcubootImage({
+      payload, padHeader: true, headerSize: o.headerSize, version: o.version, key, securityCounter: o.securityCounter,
+      pad: o.pad, confirm: o.confirm, slotSize: o.slotSize, align: o.align,
+    });
+  }
+  writeFileSync(o.out, out);
+  return { out: o.out, size: out.length, sha256: createHash("sha256").update(out).digest("hex") };
 }
 
 /** An image of about `size` bytes (exactly, with an Ed25519 key or none). */
