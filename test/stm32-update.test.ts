@@ -107,3 +107,27 @@ for (const name of BOARDS) {
     t.truthy(layoutEntry(profile, board.journalLabel));
   });
 }
+
+// A cut tearing boot_set_pending's magic in a secondary whose last sector also holds the image
+// (a 300 KiB image in 3 x 128 KiB): the torn trailer cannot be erased without the image's tail,
+// so the download resumes from that sector and the update still ends on 2.0.0.
+test("stm32f4-1mb: a torn boot_set_pending in the sector the image shares: that sector is written again", async (t) => {
+  const size = 300 * 1024;
+  const probe = fresh("stm32f4-1mb").board;
+  const secondary = layoutEntry(probe.profile, "secondary");
+  const magicAt = secondary.offset + secondary.size - 16;
+  let magicOp = 0;
+  probe.flash.onOp = (op, index) => {
+    if (op.kind === "write" && magicOp === 0 && op.address <= magicAt && magicAt < op.address + op.length) magicOp = index;
+  };
+  t.true((await simUpdate({ existing: probe, size })).ok);
+  t.true(magicOp > 0);
+  const { board } = fresh("stm32f4-1mb");
+  const lines: string[] = [];
+  const r = await simUpdate({ existing: board, size, cutAt: [magicOp], cutMode: "torn-write", seed: 1002678, log: (l) => lines.push(l) });
+  t.true(r.ok, r.reason);
+  t.is(r.bootedVersion, "2.0.0");
+  t.is(r.slotSha256, r.imageSha256);
+  t.true(lines.some((l) => /torn trailer shares the sector/.test(l)), "the torn magic was seen");
+  t.true(r.bytesFetchedAgain <= 128 * 1024, `${r.bytesFetchedAgain} bytes fetched again`);
+});

@@ -4,7 +4,7 @@
 // finishes the update and never stages an image whose digests do not match.
 
 import type { FlashPartition, Platform } from "../ports.ts";
-import type { BootTarget, ImageCheck, SlotInfo, TrialState } from "../targets/boot-target.ts";
+import { RewriteSlot, type BootTarget, type ImageCheck, type SlotInfo, type TrialState } from "../targets/boot-target.ts";
 import { EspIdfTarget } from "../targets/esp-idf/esp-idf-target.ts";
 import { download, type DownloadSink, type DownloadTuning } from "../download/downloader.ts";
 import { ImageDigests, digestMismatch } from "../download/image-digests.ts";
@@ -479,7 +479,16 @@ export class Agent {
   private stage(offer: Offer, target: SlotInfo, attempts: number): void {
     this.progress("stage", offer.size, offer.size);
     this.journal.save({ ...this.journal.state, phase: "staging", progress: offer.size, attempts });
-    this.bootTarget.stage(target.label);
+    try {
+      this.bootTarget.stage(target.label);
+    } catch (e) {
+      if (e instanceof RewriteSlot) {
+        // The download resumes from e.from (resumePoint): the sector is erased and written again.
+        this.log("warn", `stage: ${e.reason}`);
+        this.journal.save({ ...this.journal.state, phase: "download", progress: Math.min(e.from, offer.size), attempts: undefined, resumeAt: undefined, resumeTries: undefined });
+      }
+      throw e;
+    }
     this.journal.save({ ...this.journal.state, phase: "staged" });
   }
 
@@ -535,6 +544,7 @@ export class Agent {
         this.verifyImage(part, offer);
         this.stage(offer, target, j.phase === "staged" ? attempts + 1 : attempts);
       } catch (e) {
+        if (e instanceof RewriteSlot) return undefined; // the journal holds the download again
         this.journal.clear();
         const err = failure(e);
         return result(offer, from, err.code, err.reason);

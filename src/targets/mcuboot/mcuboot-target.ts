@@ -5,7 +5,7 @@
 // KEYHASH, a signature by one of the board's trusted keys, and SEC_CNT not below the running
 // image's, MCUBOOT_HW_ROLLBACK_PROT). Sources: boot-formats.md §4, signatures.md §1.
 
-import type { BootTarget, ImageCheck, ImageExpectation, ImageIdentity, SlotInfo, SlotReader, TrialState } from "../boot-target.ts";
+import { RewriteSlot, type BootTarget, type ImageCheck, type ImageExpectation, type ImageIdentity, type SlotInfo, type SlotReader, type TrialState } from "../boot-target.ts";
 import type { DigestPort, PartitionPort, SignaturePort } from "../../ports.ts";
 import type { PublicKey } from "../../crypto/public-key.ts";
 import { ErrorCode, OtaError } from "../../errors.ts";
@@ -123,15 +123,16 @@ export class McubootTarget implements BootTarget {
   /** boot_set_pending. A magic that reads neither erased nor good is a boot_set_pending that a
    * power cut tore (bootutil would refuse it, BOOT_EBADIMAGE): the sectors holding only the
    * trailer are erased and the trailer written again; when the image reaches into them, the
-   * stage fails (-1) and the image must be written again. */
+   * image is written again from that sector (RewriteSlot). */
   stage(slot: string): void {
     const s = this.control.secondary;
     if (slot !== s.label) throw new Error(`${slot} is not the MCUboot secondary slot`);
     if (this.control.secondaryState().magic === "bad") {
       const l = this.control.secondaryLayout;
       const tail = s.geometry.sectors.filter((x) => x.offset + x.size > l.statusOff);
-      if (tail.some((x) => x.offset < this.checkedSize)) {
-        throw new OtaError(ErrorCode.UpdateFailed, `${s.label}: a torn trailer shares its sector with the image; the image must be written again`);
+      const shared = tail.find((x) => x.offset < this.checkedSize);
+      if (shared) {
+        throw new RewriteSlot(`${s.label}: a torn trailer shares the sector at 0x${shared.offset.toString(16)} with the image; writing the image again from there`, shared.offset);
       }
       for (const x of tail) s.erase(x.offset, x.size);
     }
