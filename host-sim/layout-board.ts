@@ -9,6 +9,7 @@ import type { KeyValuePort, LogPort, HttpPort, Platform, PartitionInfo } from ".
 import type { BootTarget } from "../src/targets/boot-target.ts";
 import type { PublicKey } from "../src/crypto/public-key.ts";
 import { McubootTarget } from "../src/targets/mcuboot/mcuboot-target.ts";
+import { McubootBootControl } from "../src/targets/mcuboot/boot-control.ts";
 import { DualBankTarget } from "../src/targets/stm32-dualbank/dualbank-target.ts";
 import { mcubootIdentity } from "../src/targets/mcuboot/image-identity.ts";
 import { mcubootView, payloadLength, VT_HEAD } from "../src/targets/stm32-dualbank/bank-image.ts";
@@ -147,9 +148,13 @@ export class LayoutBoard {
     return new DualBankTarget({ ...common, banks: d.banks, flags: d.flags, optionBytes: simOptionBytes(platform.partitions.open(d.optionBytes)) });
   }
 
-  /** Room for an image in the slot the next update goes to. */
-  nextSlotSize(platform: Platform): number {
-    return this.target(platform).nextSlot().size;
+  /** Room for an image in the slot the next update goes to: the MCUboot secondary below its
+   * trailer, or a bank (both are the same size). */
+  nextSlotSize(): number {
+    const p = this.profile;
+    if (p.target === "stm32-dualbank") return layoutEntry(p, p.dualBank.banks[1]).size;
+    const m = p.mcuboot;
+    return new McubootBootControl(this.partition(m.primary), this.partition(m.secondary), { strategy: m.strategy, maxAlign: m.maxAlign }).maxImageSize();
   }
 
   platform(http: HttpPort, clock: NodeClock, log?: LogPort): Platform {

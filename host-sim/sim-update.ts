@@ -177,9 +177,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   );
   await server.listen();
   if (o.oversize) {
-    const room = board instanceof LayoutBoard
-      ? board.nextSlotSize(board.platform(nodeHttp, new NodeClock(seed)))
-      : findPartition(board.entries, "ota_1")?.size ?? 0;
+    const room = board instanceof LayoutBoard ? board.nextSlotSize() : findPartition(board.entries, "ota_1")?.size ?? 0;
     server.offerSize = room + 0x1000;
   }
   const offer = o.mutateOffer ? o.mutateOffer(server.offer()) : server.offer();
