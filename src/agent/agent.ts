@@ -442,7 +442,7 @@ export class Agent {
       return 0;
     }
     const start = writer.resumeStart(p);
-    if (start !== p) this.log("info", `journal: progress ${hex(p)} is not on a sector boundary, or the sector holds bytes written after it; resuming at ${hex(start)}`);
+    if (start !== p) this.log("info", `journal: progress ${hex(p)} is not on a sector boundary; resuming at ${hex(start)}`);
     if (start === 0) return 0;
     const tries = j.resumeAt === start ? (j.resumeTries ?? 0) : 0;
     if (tries >= MAX_RESUME_TRIES) {

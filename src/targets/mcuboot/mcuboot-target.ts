@@ -34,7 +34,7 @@ export interface McubootTargetOptions {
   permanent?: boolean;
 }
 
-const trialNames = { trial: "trial", confirmed: "confirmed" } as const;
+const trialNames = Object.freeze({ trial: "trial", confirmed: "confirmed" } as const);
 
 export class McubootTarget implements BootTarget {
   readonly kind = "mcuboot";
