@@ -22,6 +22,8 @@ import { nodeSignatures } from "./node-signatures.ts";
 import { NodeClock } from "./node-clock.ts";
 import { publicKeyOf, SIM_BOARD_KEY, type Stm32ImageFormat } from "./stm32-images.ts";
 import type { BoardReadings } from "./board.ts";
+import type { RuntimeTarget } from "./xs/runtime-protocol.ts";
+import { toHex } from "../src/util/bytes.ts";
 
 export type LayoutProfile = McubootBoardProfile | DualBankBoardProfile;
 
@@ -33,8 +35,16 @@ export interface LayoutBoot {
   log: string[];
 }
 
-/** Partition type of the layout regions in PartitionPort.list() (not an ESP partition table). */
-const LAYOUT_TYPE = 0xfe;
+/** The regions as PartitionPort.list() gives them, in ESP-IDF partition types (boot-formats.md
+ * §1.4) so that the Moddable platform layer reaches them as it does on an ESP32 (engine xs): the
+ * two image slots are OTA apps ota_0/ota_1, the journal the 0x40/0x01 partition ("xs"), the rest
+ * data partitions by label. */
+const APP = 0x00;
+const OTA_0 = 0x10;
+const DATA = 0x01;
+const DATA_CUSTOM = 0x80;
+const XS_TYPE = 0x40;
+const XS_SUBTYPE = 0x01;
 
 export class LayoutBoard {
   readonly profile: LayoutProfile;
@@ -133,8 +143,14 @@ export class LayoutBoard {
     return this.flash.partition(e.label, e.offset, e.size);
   }
 
-  partitions(): PartitionInfo[] {
-    return this.profile.layout.map((e) => ({ label: e.label, type: LAYOUT_TYPE, subtype: 0, address: e.offset, size: e.size }));
+  get entries(): PartitionInfo[] {
+    const p = this.profile;
+    const slots = p.target === "mcuboot" ? [p.mcuboot.primary, p.mcuboot.secondary] : [...p.dualBank.banks];
+    return p.layout.map((e) => {
+      const slot = slots.indexOf(e.label);
+      const [type, subtype] = slot >= 0 ? [APP, OTA_0 + slot] : e.label === this.journalLabel ? [XS_TYPE, XS_SUBTYPE] : [DATA, DATA_CUSTOM];
+      return { label: e.label, type, subtype, address: e.offset, size: e.size };
+    });
   }
 
   /** The boot target of the board over a platform's partitions. */
@@ -146,6 +162,16 @@ export class LayoutBoard {
     }
     const d = p.dualBank;
     return new DualBankTarget({ ...common, banks: d.banks, flags: d.flags, optionBytes: simOptionBytes(platform.partitions.open(d.optionBytes)) });
+  }
+
+  /** The boot target as the XS runtime builds it (host-sim/xs/runtime-entry.ts); the dual-bank
+   * board only: the Moddable platform opens the running slot read-only, where MCUboot's
+   * boot_set_confirmed writes, and serves one uniform erase block, not the F4's sector map. */
+  runtimeTarget(): RuntimeTarget {
+    const p = this.profile;
+    if (p.target !== "stm32-dualbank") throw new Error(`engine xs runs the ESP and dual-bank boards; ${p.name} runs on engine node`);
+    const d = p.dualBank;
+    return { kind: "stm32-dualbank", keys: this.keys.map((k) => toHex(k.spki)), banks: [d.banks[0], d.banks[1]], flags: d.flags, optionBytes: d.optionBytes, journal: d.journal };
   }
 
   /** Room for an image in the slot the next update goes to: the MCUboot secondary below its
@@ -164,7 +190,7 @@ export class LayoutBoard {
       delete: (k) => void this.kvStore.delete(k),
     };
     return {
-      partitions: { list: () => this.partitions(), open: (label) => this.partition(label), running: () => this.running },
+      partitions: { list: () => this.entries, open: (label) => this.partition(label), running: () => this.running },
       kv,
       http,
       clock,

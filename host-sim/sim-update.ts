@@ -9,7 +9,7 @@ import { Agent } from "../src/agent/agent.ts";
 import type { BootReport, Phase, Progress, UpdateResult } from "../src/agent/types.ts";
 import { boardProfile } from "./boards/profiles.ts";
 import { SimBoard } from "./board.ts";
-import { LayoutBoard } from "./layout-board.ts";
+import { LayoutBoard, type LayoutBoot } from "./layout-board.ts";
 import { buildStm32Image } from "./stm32-images.ts";
 import type { KeyObject } from "node:crypto";
 import { buildImageOfSize, buildTestImage, type TestImageOptions } from "./image-builder.ts";
@@ -139,8 +139,8 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   }
   const prof = boardProfile(o.board ?? o.existing?.profile.name ?? "esp32-4mb");
   const size = o.size ?? DEFAULT_SIZE;
-  if (o.engine === "xs" && (prof.target === "mcuboot" || prof.target === "stm32-dualbank")) {
-    throw new Error(`sim update: engine xs runs the ESP boards; ${prof.name} runs on engine node`);
+  if (o.engine === "xs" && prof.target === "mcuboot") {
+    throw new Error(`sim update: engine xs runs the ESP and dual-bank boards; ${prof.name} runs on engine node`);
   }
   const board: AnyBoard = o.existing ?? (o.flash && (await exists(o.flash))
     ? (prof.target === "mcuboot" || prof.target === "stm32-dualbank" ? LayoutBoard.open(prof, o.flash) : SimBoard.open(prof, o.flash))
@@ -196,7 +196,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   let clock = new NodeClock(seed);
   let xs: XsBoardEngine | undefined;
   try {
-    if (o.engine === "xs" && board instanceof SimBoard) xs = await XsBoardEngine.start(board, { network: nodeHttp, wrap: (port) => meter.wrap(port) }, log);
+    if (o.engine === "xs") xs = await XsBoardEngine.start(board, { network: nodeHttp, wrap: (port) => meter.wrap(port) }, log);
     for (; boots < (o.maxBoots ?? 40); ) {
       boots++;
       clock.stopAll();
@@ -265,8 +265,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   /** One power-on on engine "xs": the bootloader here, then the runtime in a fresh XS worker. The
    * same decisions as the Node closure above, from the runtime's boot event and result. */
   async function xsPowerOn(engine: XsBoardEngine): Promise<Step> {
-    if (!(board instanceof SimBoard)) throw new Error("engine xs runs ESP boards only");
-    let boot: BootOutcome;
+    let boot: BootOutcome | LayoutBoot;
     try {
       boot = board.boot();
     } catch (e) {
@@ -274,6 +273,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
       throw e;
     }
     for (const line of boot.log) log(`bootloader: ${line}`);
+    const booted = "image" in boot ? boot.image.appDesc.version : boot.version;
     let reported = false;
     const settledVersion = offered ? toVersion : undefined;
     engine.onEvent = (e) => {
@@ -304,7 +304,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     const args: RuntimeArgs = {
       layout: board.entries.map((e) => ({ label: e.label, type: e.type, subtype: e.subtype, address: e.address, size: e.size })),
       runningSlot: boot.slot,
-      chip: board.chip(),
+      chip: board instanceof SimBoard ? board.chip() : undefined,
       offer,
       settledVersion,
       failSelfTest: o.failSelfTest === true,
@@ -315,14 +315,18 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
       verbose: o.log !== undefined,
     };
     if (o.flashModule) args.flashModule = o.flashModule;
+    if (board instanceof LayoutBoard) {
+      args.target = board.runtimeTarget();
+      args.writeAlign = board.profile.writeAlign;
+    }
     const r = await engine.powerOn(args);
     switch (r.outcome) {
       case "restart":
         if (!reported) {
           // boot() restarted (rollback, or a re-stage): Node reports this boot before its restart.
           bootedSlot = boot.slot;
-          bootedVersion = boot.image.appDesc.version;
-          o.onBoot?.({ board, slot: boot.slot, version: boot.image.appDesc.version, fellBack: false });
+          bootedVersion = booted;
+          o.onBoot?.({ board, slot: boot.slot, version: booted, fellBack: false });
         }
         return "restart";
       case "halted":

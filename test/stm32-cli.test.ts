@@ -50,10 +50,10 @@ for (const board of ["stm32f4-1mb", "stm32l4-dualbank-1mb"]) {
   });
 }
 
-test("sim update --board stm32f4-1mb --engine xs says engine xs runs the ESP boards", async (t) => {
+test("sim update --board stm32f4-1mb --engine xs says engine xs runs the ESP and dual-bank boards", async (t) => {
   const r = await fails("sim", "update", "--board", "stm32f4-1mb", "--engine", "xs");
   t.is(r.code, 2);
-  t.regex(r.stderr, /engine xs runs the ESP boards/);
+  t.regex(r.stderr, /engine xs runs the ESP and dual-bank boards/);
 });
 
 test("sim torture --board stm32l4-dualbank-1mb --cut-points 4: no failure", async (t) => {
@@ -80,4 +80,11 @@ test("image build --format mcuboot --key signs in imgtool's layout; image verify
   const usage = await fails("image", "build", "--version", "1.0.0", "--key", key, "-o", "e.bin");
   t.is(usage.code, 2);
   t.regex(usage.stderr, /--key needs --format mcuboot or bank/);
+});
+
+test("sim update --board stm32l4-dualbank-1mb --engine xs updates in the XS engine", async (t) => {
+  const r = JSON.parse((await xsota("sim", "update", "--board", "stm32l4-dualbank-1mb", "--engine", "xs", "--size", "64KiB", "--json")).stdout);
+  t.true(r.ok, r.reason);
+  t.is(r.bootedSlot, "bank2");
+  t.is(r.imageState, "confirmed");
 });

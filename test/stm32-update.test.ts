@@ -13,6 +13,7 @@ import { buildStm32Image, ed25519KeyFromName } from "../host-sim/stm32-images.ts
 import { McubootBootControl } from "../src/targets/mcuboot/boot-control.ts";
 import { readCurrentFlag } from "../src/targets/stm32-dualbank/boot-flags.ts";
 import { bootBankOf, decodeOptionBytes, OB_RECORD_SIZE } from "../src/targets/stm32-dualbank/option-bytes.ts";
+import { ENGINES, type Engine } from "./helpers/engines.ts";
 
 const BOARDS = ["stm32f4-1mb", "stm32l4-dualbank-1mb"] as const;
 const SIZE = 200 * 1024;
@@ -46,10 +47,15 @@ function runningBytes(board: LayoutBoard, n: number): Uint8Array {
   return board.partition(label).read(0, n);
 }
 
-for (const name of BOARDS) {
-  test(`${name}: an update ends on 2.0.0, confirmed, with the served bytes in the booted slot`, async (t) => {
+// stm32f4-1mb runs on the node engine (see README, "Boards and boot targets"); the dual-bank
+// board on both.
+const RUNS: [string, Engine][] = [["stm32f4-1mb", "node"], ...ENGINES.map((e): [string, Engine] => ["stm32l4-dualbank-1mb", e])];
+
+for (const [name, engine] of RUNS) {
+  const at = `${engine}: ${name}`;
+  test(`${at}: an update ends on 2.0.0, confirmed, with the served bytes in the booted slot`, async (t) => {
     const { board } = fresh(name);
-    const r = await simUpdate({ existing: board, size: SIZE });
+    const r = await simUpdate({ engine, existing: board, size: SIZE });
     t.true(r.ok, r.reason);
     t.is(r.bootedVersion, "2.0.0");
     t.is(r.imageState, "confirmed");
@@ -58,9 +64,9 @@ for (const name of BOARDS) {
     t.is(board.peek().version, "2.0.0", "the next power-on boots 2.0.0 again");
   });
 
-  test(`${name}: a failed self-test rolls back to 1.0.0, which stays confirmed`, async (t) => {
+  test(`${at}: a failed self-test rolls back to 1.0.0, which stays confirmed`, async (t) => {
     const { board, factory } = fresh(name);
-    const r = await simUpdate({ existing: board, size: SIZE, failSelfTest: true });
+    const r = await simUpdate({ engine, existing: board, size: SIZE, failSelfTest: true });
     t.is(r.errorCode, -1);
     t.regex(r.reason, /failed its self-test/);
     t.is(r.bootedVersion, "1.0.0");
@@ -69,9 +75,9 @@ for (const name of BOARDS) {
     t.is(board.peek().version, "1.0.0");
   });
 
-  test(`${name}: --drop-at and --reboot-at resume from the journal and end on 2.0.0`, async (t) => {
+  test(`${at}: --drop-at and --reboot-at resume from the journal and end on 2.0.0`, async (t) => {
     const { board } = fresh(name);
-    const r = await simUpdate({ existing: board, size: SIZE, dropAt: [40_000, 170_000], rebootAt: [150_000] });
+    const r = await simUpdate({ engine, existing: board, size: SIZE, dropAt: [40_000, 170_000], rebootAt: [150_000] });
     t.true(r.ok, r.reason);
     t.is(r.bootedVersion, "2.0.0");
     t.deepEqual(r.warnings, []);
@@ -88,9 +94,9 @@ for (const name of BOARDS) {
     ["an image whose security counter is below the running one", { securityCounter: 2, fromSecurityCounter: 3 }, /security counter|SEC_CNT/i],
   ];
   for (const [what, extra, why] of refusals) {
-    test(`${name}: ${what} is refused with -3 before anything is staged`, async (t) => {
+    test(`${at}: ${what} is refused with -3 before anything is staged`, async (t) => {
       const { board, factory } = fresh(name, extra.fromSecurityCounter);
-      const r = await simUpdate({ existing: board, size: SIZE, ...extra });
+      const r = await simUpdate({ engine, existing: board, size: SIZE, ...extra });
       t.is(r.errorCode, -3, r.reason);
       t.regex(r.reason, why);
       t.is(r.bootedVersion, "1.0.0");
@@ -100,9 +106,9 @@ for (const name of BOARDS) {
     });
   }
 
-  test(`${name}: a higher security counter is accepted, and the journal sits in its own region`, async (t) => {
+  test(`${at}: a higher security counter is accepted, and the journal sits in its own region`, async (t) => {
     const { board, profile } = fresh(name, 3);
-    const r = await simUpdate({ existing: board, size: SIZE, securityCounter: 4 });
+    const r = await simUpdate({ engine, existing: board, size: SIZE, securityCounter: 4 });
     t.true(r.ok, r.reason);
     t.truthy(layoutEntry(profile, board.journalLabel));
   });
