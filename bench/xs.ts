@@ -22,6 +22,10 @@
 // - signatures: compute and heap of one verification of each kind on the device's ports
 //   (ECDSA P-256 and RSA-3072-PSS through the Moddable SignaturePort, Ed25519 portable), from
 //   bench/signatures-xs.ts (see there).
+// - dualBank: the same power-on on the STM32 dual-bank board (stm32l4-dualbank-1mb, DUAL_SIZE
+//   bytes, 384 KiB by default: a bank holds 508 KiB): an MCUboot-format image whose SHA-256 TLV
+//   and Ed25519 signature (portable TypeScript in XS) the runtime checks before it flips the bank;
+//   its compute per MiB and peak heap, as above.
 // Benchmarks never assert: the goals are printed on stderr for the reader.
 
 import { createHash } from "node:crypto";
@@ -38,6 +42,9 @@ import type { RuntimeArgs, RuntimeResult } from "../host-sim/xs/runtime-protocol
 import { XsWorker } from "../host-sim/xs/worker.ts";
 import { PURE_JS_DIGESTS } from "./pure-js-digests.ts";
 import { signatureFigures } from "./signatures-xs.ts";
+import { LayoutBoard, type LayoutProfile } from "../host-sim/layout-board.ts";
+import { boardProfile } from "../host-sim/boards/profiles.ts";
+import { buildStm32Image } from "../host-sim/stm32-images.ts";
 
 const MiB = 1 << 20;
 const SLOT = 16;
@@ -83,6 +90,50 @@ async function update() {
 }
 
 
+const DUAL_SIZE = Number(process.env.DUAL_SIZE ?? 384 * 1024);
+
+/** One power-on of the dual-bank board in XS: boot(), then update() of a signed bank image. */
+async function dualBankUpdate() {
+  const board = LayoutBoard.create(boardProfile("stm32l4-dualbank-1mb") as LayoutProfile, buildStm32Image({ format: "bank", version: "1.0.0", size: 64 * 1024 }));
+  const image = buildStm32Image({ format: "bank", version: "2.0.0", size: DUAL_SIZE, build: 1 });
+  const server = new UpdateServer({ version: "2.0.0", build: { id: 1, bytes: image } }, {});
+  await server.listen();
+  const meter = new HttpMeter();
+  const trace: string[] = [];
+  const engine = await startXsEngine({
+    bundleCode: await xsRuntimeBundle(),
+    services: boardServices(board, { network: nodeHttp, wrap: (port) => meter.wrap(port) }),
+    name: "xs-ota-bench-dualbank",
+    liveHeap: true,
+    onTrace: (t) => trace.push(t),
+  });
+  try {
+    const boot = board.boot();
+    await engine.evaluate(`globalThis.System = { restart() { globalThis.restarts = (globalThis.restarts | 0) + 1; } };`);
+    const idleSlots = await engine.liveHeapCount();
+    const args: RuntimeArgs = {
+      layout: board.entries,
+      runningSlot: boot.slot,
+      offer: server.offer(),
+      toVersion: "2.0.0",
+      battery: 90,
+      download: { stallMs: 5000, backoffMs: 20, backoffMaxMs: 200 },
+      target: board.runtimeTarget(),
+      writeAlign: board.profile.writeAlign,
+    };
+    const r = await engine.run(args);
+    const value = r.value as RuntimeResult | undefined;
+    if (r.outcome !== "done" || !value?.update?.ok) {
+      throw new Error(`the dual-bank update did not complete: ${r.outcome} ${JSON.stringify(r.error ?? value)}\n${trace.join("")}`);
+    }
+    return { stats: r.stats, idleSlots, bytes: meter.received };
+  } finally {
+    await engine.close();
+    await server.close();
+    board.flash.close();
+  }
+}
+
 /** Compute of SHA-256 in JS over 1 MiB (256 chunks of 4 KiB, filled outside the measured operation). */
 async function pureJsSha256(): Promise<number> {
   const w = new XsWorker({ timeoutMs: 600_000, name: "xs-ota-bench-sha" });
@@ -111,6 +162,7 @@ async function pureJsSha256(): Promise<number> {
 const u = await update();
 const pure = await pureJsSha256();
 const signatures = await signatureFigures();
+const d = await dualBankUpdate();
 const computePerMiB = Math.round((u.stats.compute * MiB) / u.bytes);
 const result = {
   bytes: u.bytes,
@@ -120,6 +172,12 @@ const result = {
   idleHeapBytes: u.idleSlots * SLOT,
   peakHeapBytes: u.stats.maxLiveHeapCount * SLOT,
   signatures,
+  dualBank: {
+    bytes: d.bytes,
+    computePerMiB: Math.round((d.stats.compute * MiB) / d.bytes),
+    idleHeapBytes: d.idleSlots * SLOT,
+    peakHeapBytes: d.stats.maxLiveHeapCount * SLOT,
+  },
 };
 console.log(JSON.stringify(result));
 const above = result.peakHeapBytes - result.idleHeapBytes;

@@ -13,7 +13,10 @@ import { runCounter, tortureSummary, updateSummary } from "./cli-text.ts";
 import { prepareOutputFile, requireFile } from "./output-path.ts";
 import { inspectBoard, formatBoard } from "./board-show.ts";
 import { SimBoard } from "./board.ts";
-import { profile } from "./boards/profiles.ts";
+import { BOARD_PROFILES, boardProfile, profile } from "./boards/profiles.ts";
+import { LayoutBoard, type LayoutProfile } from "./layout-board.ts";
+import { formatLayoutBoard, inspectLayoutBoard } from "./layout-board-show.ts";
+import { mcubootImageBuildCommand } from "./stm32-images.ts";
 import { deltaApplyCommand, deltaCreateCommand } from "./delta/delta-commands.ts";
 import { OtaError } from "../src/errors.ts";
 import { IMAGE_FORMATS, formatImageVerify, parseKeyDigest, readKeyFile, verifyImage, type ImageFormatChoice } from "./image-verify.ts";
@@ -108,16 +111,39 @@ export function program(): Command {
 
   const image = cli.command("image").description("test firmware: build and verify images");
   image.command("build")
-    .description("build a valid ESP32 app image with deterministic content")
-    .requiredOption("--version <v>", "version in esp_app_desc")
-    .option("--size <size>", "total size (e.g. 1MiB, 64KiB)", "1MiB")
+    .description("build a valid ESP32 app image with deterministic content, or an MCUboot image in imgtool's layout (--format mcuboot; bank: the STM32 dual-bank layout)")
+    .requiredOption("--version <v>", "version in esp_app_desc (MCUboot: major.minor.revision[+build], imgtool -v)")
+    .addOption(new Option("--format <format>", "image format").choices(["esp", "mcuboot", "bank"]).default("esp"))
+    .option("--size <size>", "total size (e.g. 1MiB, 64KiB); MCUboot: the payload's size", "1MiB")
+    .option("--key <key.pem>", "MCUboot: sign with this private key (Ed25519 or ECDSA P-256), as imgtool sign -k")
+    .option("--input <file>", "MCUboot: sign this binary instead of the test payload")
+    .option("--pad", "MCUboot: pad to --slot-size with the trailer magic (imgtool --pad)")
+    .option("--confirm", "MCUboot: also image_ok (imgtool --confirm; implies --pad)")
+    .option("--slot-size <n>", "MCUboot: slot size (imgtool -S)", size)
+    .option("--security-counter <n>", "MCUboot: a protected SEC_CNT TLV", int)
+    .option("--header-size <n>", "MCUboot: ih_hdr_size (imgtool -H, default 32)", size)
+    .option("--align <n>", "MCUboot: flash write alignment (imgtool --align: 1, 2, 4, 8, 16, 32)", int)
     .option("--build <n>", "variant of the same version", int, 1)
     .option("--secure-version <n>", "esp_app_desc secure_version", int, 0)
     .option("--trailing <n>", "bytes appended after the image (an offer of any byte size)", int, 0)
     .option("--sign <key.pem>", "append a Secure Boot V2 signature sector signed with this private key (RSA-3072, ECDSA P-256/P-384), as espsecure sign-data --version 2; repeatable, up to 3", collect)
     .requiredOption("-o, --out <file>", "output file (missing folders are created)")
-    .action((opts: { version: string; size: string; build: number; secureVersion: number; trailing: number; sign?: string[]; out: string }) => {
+    .action((opts: {
+      version: string; size: string; build: number; secureVersion: number; trailing: number; sign?: string[]; out: string;
+      format: "esp" | "mcuboot" | "bank"; key?: string; input?: string; pad?: boolean; confirm?: boolean; slotSize?: number; securityCounter?: number; headerSize?: number; align?: number;
+    }, cmd: Command) => {
       prepareOutputFile(opts.out, "--out");
+      const mcubootOnly = ["key", "input", "pad", "confirm", "slotSize", "securityCounter", "headerSize", "align"].filter((k) => cmd.getOptionValueSource(k) === "cli");
+      if (opts.format === "esp" && mcubootOnly.length) throw new Error(`--${mcubootOnly[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --format mcuboot or bank`);
+      if (opts.format !== "esp") {
+        if (opts.sign?.length) throw new Error("--sign appends an ESP Secure Boot V2 sector; MCUboot images take --key");
+        const r = mcubootImageBuildCommand({
+          format: opts.format, version: opts.version, size: parseSize(opts.size), variant: opts.build, input: opts.input, key: opts.key,
+          securityCounter: opts.securityCounter, headerSize: opts.headerSize, pad: opts.pad, confirm: opts.confirm, slotSize: opts.slotSize, align: opts.align, out: opts.out,
+        });
+        console.log(`wrote ${r.out}: ${r.size} bytes (${opts.format}${opts.key ? ", signed" : ", unsigned"}), sha256 ${r.sha256}`);
+        return;
+      }
       const r = imageBuildCommand({ version: opts.version, size: opts.size, out: opts.out, build: opts.build, secureVersion: opts.secureVersion, trailing: opts.trailing, sign: opts.sign });
       const keys = opts.sign ?? [];
       const signed = keys.length ? ` (signed: ${keys.length} Secure Boot V2 block${keys.length > 1 ? "s" : ""})` : "";
@@ -143,8 +169,9 @@ export function program(): Command {
     });
 
   const sim = cli.command("sim").description("simulated boards");
+  const boards = Object.keys(BOARD_PROFILES);
   sim.command("update").description("a full update on a simulated board with the local server")
-    .option("--board <name>", "board profile", "esp32-4mb")
+    .addOption(new Option("--board <name>", "board profile (STM32 boards: engine node, protocol direct)").choices(boards).default("esp32-4mb"))
     .option("--flash <file>", "flash image file (created with 1.0.0 when missing, with its folders)")
     .option("--size <size>", "size of the offered image", size, DEFAULT_SIZE)
     .option("--to-version <v>", "version the server offers (default 2.0.0, or one minor above the running version when that is 2.0.0 or newer)")
@@ -208,6 +235,7 @@ export function program(): Command {
     }), [...CUT_MODES])
     .addOption(new Option("--cycle <cycle>", "which cycle").choices(["update", "rollback", "both"]).default("both"))
     .addOption(new Option("--engine <engine>", "where the runtime runs").choices(["node", "xs", "qemu"]).default("node"))
+    .addOption(new Option("--board <name>", "board profile").choices(boards).default("esp32-4mb"))
     .option("--cut-points <n>", "a sample of N cut points per cycle and mode instead of every operation", int)
     .option("--seed <n>", "seed", int, 1)
     .option("--jobs <n>", "runs at a time (default: engine xs one per CPU core, node 1)", int)
@@ -217,7 +245,7 @@ export function program(): Command {
       const cycles: Cycle[] = opts.cycle === "both" ? ["update", "rollback"] : [opts.cycle];
       const counter = !opts.json && process.stderr.isTTY ? runCounter(process.stderr) : undefined;
       const report = await torture({
-        size: opts.size, modes: opts.modes, cycles, seed: opts.seed, engine: opts.engine, cutPoints: opts.cutPoints, jobs: opts.jobs || undefined, delta: opts.delta === true,
+        size: opts.size, modes: opts.modes, cycles, seed: opts.seed, engine: opts.engine, cutPoints: opts.cutPoints, board: opts.board, jobs: opts.jobs || undefined, delta: opts.delta === true,
         onRun: counter?.onRun,
         // without a live counter (CI logs, --json): a progress line on stderr now and then
         onProgress: counter ? undefined : tortureProgressLines((line) => process.stderr.write(`${line}\n`)),
@@ -254,10 +282,21 @@ export function program(): Command {
   cli.command("board").description("simulated board files").command("show")
     .description("what a board file holds: partitions, otadata, journal, slots, and what boots next")
     .requiredOption("--flash <file>", "flash image file (from sim update --flash)")
-    .option("--board <name>", "board profile", "esp32-4mb")
+    .addOption(new Option("--board <name>", "board profile").choices(boards).default("esp32-4mb"))
     .option("--json", "print one JSON object")
     .action((opts: { flash: string; board: string; json?: boolean }) => {
       requireFile(opts.flash, "--flash");
+      const p = boardProfile(opts.board);
+      if (p.target === "mcuboot" || p.target === "stm32-dualbank") {
+        const board = LayoutBoard.open(p as LayoutProfile, opts.flash);
+        try {
+          const view = inspectLayoutBoard(board);
+          console.log(opts.json ? JSON.stringify(view) : formatLayoutBoard(view));
+        } finally {
+          board.flash.close();
+        }
+        return;
+      }
       const board = SimBoard.open(profile(opts.board), opts.flash);
       try {
         const view = inspectBoard(board);

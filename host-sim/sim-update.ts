@@ -7,8 +7,11 @@
 
 import { Agent } from "../src/agent/agent.ts";
 import type { BootReport, Phase, Progress, UpdateResult } from "../src/agent/types.ts";
-import { profile as boardProfile } from "./boards/profiles.ts";
+import { boardProfile } from "./boards/profiles.ts";
 import { SimBoard } from "./board.ts";
+import { LayoutBoard, type LayoutBoot } from "./layout-board.ts";
+import { buildStm32Image } from "./stm32-images.ts";
+import type { KeyObject } from "node:crypto";
 import { buildImageOfSize, buildTestImage, type TestImageOptions } from "./image-builder.ts";
 import { UpdateServer, type Build, type ServerFaults, type OfferJson } from "./server.ts";
 import { createPatch, type PatchCompression } from "./delta/create-patch.ts";
@@ -64,6 +67,15 @@ export interface SimUpdateOptions {
    * offers it as a delta package (host-sim/delta/create-patch.ts); `espHeader` puts
    * esp_delta_ota's 64-byte header in front. */
   delta?: { compression?: PatchCompression; espHeader?: boolean };
+  /** STM32 boards: the key the served image is signed with (default the boards' own key,
+   * host-sim/stm32-images.ts SIM_BOARD_KEY; null: unsigned) and its SEC_CNT. */
+  signKey?: KeyObject | null;
+  securityCounter?: number;
+  /** STM32 boards: the factory image's SEC_CNT (the anti-rollback floor of the update). */
+  fromSecurityCounter?: number;
+  /** STM32 boards: flips this byte of the served image after it was signed; the offer carries
+   * the digests of the changed bytes (a server in an attacker's hands). */
+  tamperByte?: number;
   corruptByte?: number;
   failSelfTest?: boolean;
   oversize?: boolean;
@@ -86,7 +98,7 @@ export interface SimUpdateOptions {
   /** Rewrites the server's offer before the device sees it (digest-mismatch tests). */
   mutateOffer?: (offer: OfferJson) => OfferJson;
   /** Reuse an existing board instead of creating one (torture harness). */
-  existing?: SimBoard;
+  existing?: AnyBoard;
   /** Protocol dialects (host-sim/cloud/sim-protocol.ts): called after every agent.boot() that
    * did not restart at once, with its report, before the offer (reports lastUpdate and the
    * running version to the simulated cloud). */
@@ -97,8 +109,11 @@ export interface SimUpdateOptions {
   log?: (line: string) => void;
 }
 
+/** An ESP board (board.ts) or an STM32 one (layout-board.ts). */
+export type AnyBoard = SimBoard | LayoutBoard;
+
 export interface BootInfo {
-  board: SimBoard;
+  board: AnyBoard;
   slot: string;
   version: string;
   fellBack: boolean;
@@ -140,11 +155,20 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   if ((o.engine === "xs" || o.engine === "qemu") && (o.onBootReport || o.deliver)) {
     throw new Error(`sim update: the onBootReport and deliver hooks drive the agent in Node; engine ${o.engine} does not support them`);
   }
-  const prof = boardProfile(o.board ?? "esp32-4mb");
+  const prof = boardProfile(o.board ?? o.existing?.profile.name ?? "esp32-4mb");
   const size = o.size ?? DEFAULT_SIZE;
-  const board = o.existing ?? (o.flash && (await exists(o.flash))
-    ? SimBoard.open(prof, o.flash)
-    : SimBoard.create(prof, buildTestImage({ version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 64 * 1024 }), o.flash));
+  if (o.engine === "xs" && prof.target === "mcuboot") {
+    throw new Error(`sim update: engine xs runs the ESP and dual-bank boards; ${prof.name} runs on engine node`);
+  }
+  if (o.engine === "qemu" && (prof.target === "mcuboot" || prof.target === "stm32-dualbank")) {
+    throw new Error(`sim update: engine qemu runs the esp32-4mb board; ${prof.name} runs on engine node or xs`);
+  }
+  const board: AnyBoard = o.existing ?? (o.flash && (await exists(o.flash))
+    ? (prof.target === "mcuboot" || prof.target === "stm32-dualbank" ? LayoutBoard.open(prof, o.flash) : SimBoard.open(prof, o.flash))
+    : (prof.target === "mcuboot" || prof.target === "stm32-dualbank"
+      ? LayoutBoard.create(prof, buildStm32Image({ format: prof.target === "mcuboot" ? "mcuboot" : "bank", version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 64 * 1024, securityCounter: o.fromSecurityCounter }), o.flash)
+      : SimBoard.create(prof, buildTestImage({ version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 64 * 1024 }), o.flash)));
+
   // The version the board runs now, as the bootloader would pick it (on a copy of the flash).
   const fromVersion = runningVersion(board) ?? o.fromVersion ?? "1.0.0";
   const toVersion = o.toVersion ?? defaultTarget(fromVersion);
@@ -153,13 +177,20 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   if (o.cutAt?.length) board.armCuts(o.cutAt.map((at) => ({ at, mode: o.cutMode ?? "before", seed })));
 
   const buildId = o.build ?? 1;
-  // The served image (and its next build): the test image, signed when keys are given.
+  // The served image (and its next build): the board's test image; on ESP boards signed when
+  // keys are given, on STM32 boards signed with the board key (or signKey) and tampered on request.
   const served = (id: number): Uint8Array => {
+    if (board instanceof LayoutBoard) {
+      const bytes = buildStm32Image({ format: board.imageFormat, version: toVersion, size, build: id, key: o.signKey, securityCounter: o.securityCounter });
+      if (o.tamperByte !== undefined) bytes[o.tamperByte % bytes.length] ^= 0x01;
+      return bytes;
+    }
     const bytes = buildImageOfSize({ version: toVersion, ...o.image, size, build: id });
     return o.signKeys?.length ? sbv2SignImage(bytes, o.signKeys).signed : bytes;
   };
   const image = served(buildId);
-  const base = o.delta ? runningImage(board) : undefined;
+  if (o.delta && board instanceof LayoutBoard) throw new Error(`sim update: --delta runs on the ESP boards; ${prof.name} takes full images`);
+  const base = o.delta && !(board instanceof LayoutBoard) ? runningImage(board) : undefined;
   const pack = (id: number, bytes: Uint8Array): Build => base
     ? { id, bytes: createPatch(base.bytes, bytes, { compression: o.delta?.compression, espBaseSha256: o.delta?.espHeader ? base.sha256 : undefined }), image: bytes }
     : { id, bytes };
@@ -179,8 +210,8 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   );
   await server.listen();
   if (o.oversize) {
-    const target = findPartition(board.entries, "ota_1");
-    server.offerSize = (target?.size ?? 0) + 0x1000;
+    const room = board instanceof LayoutBoard ? board.nextSlotSize() : findPartition(board.entries, "ota_1")?.size ?? 0;
+    server.offerSize = room + 0x1000;
   }
   const offer = o.mutateOffer ? o.mutateOffer(server.offer()) : server.offer();
   const meter = new HttpMeter();
@@ -201,7 +232,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     // Engines "xs" and "qemu" run the same runtime bundle (one fresh worker / QEMU process per
     // power-on) and are driven the same way below (xsPowerOn).
     if (o.engine === "xs") xs = await XsBoardEngine.start(board, { network: nodeHttp, wrap: (port) => meter.wrap(port) }, log);
-    if (o.engine === "qemu") xs = await QemuBoardEngine.start(board, { network: nodeHttp, wrap: (port) => meter.wrap(port) }, log, o.qemu);
+    if (o.engine === "qemu") xs = await QemuBoardEngine.start(board as SimBoard, { network: nodeHttp, wrap: (port) => meter.wrap(port) }, log, o.qemu);
     for (; boots < (o.maxBoots ?? 40); ) {
       boots++;
       clock.stopAll();
@@ -232,7 +263,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
           outcome = r.lastUpdate;
           return "done";
         }
-        if (offered && r.version === toVersion && (r.imageState === "valid" || r.imageState === "undefined")) {
+        if (offered && r.version === toVersion && settledState(r.imageState)) {
           // The report of the update was lost with a cut; the version the device reports says it.
           outcome = { ok: true, errorCode: 0, reason: `device reports ${r.version} confirmed`, component: "app", fromVersion, toVersion };
           return "done";
@@ -270,7 +301,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   /** One power-on on engine "xs": the bootloader here, then the runtime in a fresh XS worker. The
    * same decisions as the Node closure above, from the runtime's boot event and result. */
   async function xsPowerOn(engine: XsBoardEngine | QemuBoardEngine): Promise<Step> {
-    let boot: BootOutcome;
+    let boot: BootOutcome | LayoutBoot;
     try {
       boot = board.boot();
     } catch (e) {
@@ -278,6 +309,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
       throw e;
     }
     for (const line of boot.log) log(`bootloader: ${line}`);
+    const booted = "image" in boot ? boot.image.appDesc.version : boot.version;
     let reported = false;
     const settledVersion = offered ? toVersion : undefined;
     engine.onEvent = (e) => {
@@ -289,7 +321,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
           bootedVersion = r.version;
           imageState = r.imageState;
           o.onBoot?.({ board, slot: r.slot, version: r.version, fellBack: false });
-          const settled = offered && r.version === toVersion && (r.imageState === "valid" || r.imageState === "undefined");
+          const settled = offered && r.version === toVersion && settledState(r.imageState);
           if (!r.lastUpdate && !settled) offered = true;
           break;
         }
@@ -308,7 +340,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     const args: RuntimeArgs = {
       layout: board.entries.map((e) => ({ label: e.label, type: e.type, subtype: e.subtype, address: e.address, size: e.size })),
       runningSlot: boot.slot,
-      chip: board.chip(),
+      chip: board instanceof SimBoard ? board.chip() : undefined,
       offer,
       settledVersion,
       failSelfTest: o.failSelfTest === true,
@@ -319,14 +351,18 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
       verbose: o.log !== undefined,
     };
     if (o.flashModule) args.flashModule = o.flashModule;
+    if (board instanceof LayoutBoard) {
+      args.target = board.runtimeTarget();
+      args.writeAlign = board.profile.writeAlign;
+    }
     const r = await engine.powerOn(args);
     switch (r.outcome) {
       case "restart":
         if (!reported) {
           // boot() restarted (rollback, or a re-stage): Node reports this boot before its restart.
           bootedSlot = boot.slot;
-          bootedVersion = boot.image.appDesc.version;
-          o.onBoot?.({ board, slot: boot.slot, version: boot.image.appDesc.version, fellBack: false });
+          bootedVersion = booted;
+          o.onBoot?.({ board, slot: boot.slot, version: booted, fellBack: false });
         }
         return "restart";
       case "halted":
@@ -392,15 +428,24 @@ interface PowerOnContext {
   onInterruption: () => void;
 }
 
+/** An image state that needs nothing more: ESP-IDF "valid" or "undefined" (no rollback), MCUboot
+ * and dual bank "confirmed". */
+function settledState(name: string): boolean {
+  return name === "valid" || name === "undefined" || name === "confirmed";
+}
+
 /** One power-on: bootloader, then the agent, until it restarts, loses power or finishes. */
-async function powerOn(board: SimBoard, run: (agent: Agent) => Promise<Step>, ctx: PowerOnContext): Promise<Step> {
+async function powerOn(board: AnyBoard, run: (agent: Agent) => Promise<Step>, ctx: PowerOnContext): Promise<Step> {
   try {
     const boot = board.boot();
+    const bootedVersion = "image" in boot ? boot.image.appDesc.version : boot.version;
     for (const line of boot.log) ctx.log(`bootloader: ${line}`);
     const failSelfTest = ctx.o.failSelfTest === true;
+    const platform = board.platform(ctx.meter.wrap(nodeHttp), ctx.clock, { log: (level, m) => ctx.log(`${level}: ${m}`) });
     const agent = new Agent({
-      platform: board.platform(ctx.meter.wrap(nodeHttp), ctx.clock, { log: (level, m) => ctx.log(`${level}: ${m}`) }),
-      selfTest: () => !(failSelfTest && boot.image.appDesc.version === (ctx.o.toVersion ?? "2.0.0")),
+      platform,
+      ...(board instanceof LayoutBoard ? { target: board.target(platform), journalLabel: board.journalLabel } : {}),
+      selfTest: () => !(failSelfTest && bootedVersion === (ctx.o.toVersion ?? "2.0.0")),
       onProgress: ctx.o.onProgress,
       download: { stallMs: ctx.o.stallMs ?? SIM_STALL_MS, backoffMs: ctx.o.backoffMs ?? 20, backoffMaxMs: 200 },
       onInterruption: (reason, at) => {
@@ -425,9 +470,9 @@ function runningImage(board: SimBoard): { bytes: Uint8Array; sha256: Uint8Array 
 }
 
 /** The app version the bootloader would boot next, or undefined when nothing boots. */
-function runningVersion(board: SimBoard): string | undefined {
+function runningVersion(board: AnyBoard): string | undefined {
   try {
-    return peekBoot(board).image.appDesc.version;
+    return board instanceof LayoutBoard ? board.peek().version : peekBoot(board).image.appDesc.version;
   } catch (e) {
     if (e instanceof NoBootableImage) return undefined;
     throw e;

@@ -1,6 +1,6 @@
 // A worker thread of `xs-ota sim torture --jobs N` (torture.ts runPlan): runs the sweep's runs it
 // is handed, one at a time, and answers each with its flash operation count and first problem.
-// workerData: LaneSetup {size, engine, delta}; messages in: {i, run} or null (no more runs); out: LaneResult.
+// workerData: LaneSetup {size, engine, delta, board}; messages in: {i, run} or null (no more runs); out: LaneResult.
 
 import { parentPort, workerData } from "node:worker_threads";
 import { runSetup, tortureRun, type LaneResult, type LaneSetup, type PlannedRun } from "./torture.ts";

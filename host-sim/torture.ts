@@ -11,7 +11,9 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { simUpdate, type BootInfo, type SimUpdateReport } from "./sim-update.ts";
 import { SimBoard } from "./board.ts";
-import { profile } from "./boards/profiles.ts";
+import { boardProfile, layoutEntry, profile } from "./boards/profiles.ts";
+import { LayoutBoard } from "./layout-board.ts";
+import { buildStm32Image } from "./stm32-images.ts";
 import { buildImageOfSize, buildTestImage } from "./image-builder.ts";
 import { CUT_MODES, type CutMode } from "./flash/nor-flash.ts";
 import { Rng } from "./rng.ts";
@@ -30,6 +32,8 @@ export interface TortureOptions {
   secondCutEvery?: number;
   /** Where the runtime runs (simUpdate's engine). Default "node". */
   engine?: Engine;
+  /** The simulated board (default esp32-4mb; also stm32f4-1mb, stm32l4-dualbank-1mb). */
+  board?: string;
   /** Which cut points to run per cycle and mode: every flash operation of the uncut cycle
    * (default), or a sample of this many, spread evenly over the cycle (first and last included;
    * each mode shifted so that the modes cut at different operations). */
@@ -89,7 +93,7 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
   const seed = o.seed ?? 1;
   const every = o.secondCutEvery ?? 5;
   const engine = o.engine ?? "node";
-  const setup = runSetup({ size, engine, delta: o.delta === true });
+  const setup = runSetup({ size, engine, delta: o.delta === true, board: o.board ?? "esp32-4mb" });
   const runOnce = (cycle: Cycle, cutAt: number[], mode: CutMode, runSeed: number) => tortureRun(setup, { cycle, cuts: cutAt, mode, seed: runSeed });
   const report: TortureReport = { cycles, modes, cutPoints: {}, runs: 0, failures: 0, firstFailure: null, seconds: 0 };
   const rng = new Rng(seed);
@@ -128,7 +132,7 @@ export async function torture(o: TortureOptions = {}): Promise<TortureReport> {
     report.failures++;
     report.firstFailure ??= {
       cycle: run.cycle, cutAt: run.cuts, mode: run.mode, seed: run.seed, problem,
-      command: `xs-ota sim update --size ${size} --cut-at ${run.cuts.join(",")} --cut-mode ${run.mode} --seed ${run.seed}${run.cycle === "rollback" ? " --fail-self-test" : ""}${engine === "node" ? "" : ` --engine ${engine}`}${o.delta ? " --delta" : ""}`,
+      command: `xs-ota sim update${setup.board === "esp32-4mb" ? "" : ` --board ${setup.board}`} --size ${size} --cut-at ${run.cuts.join(",")} --cut-mode ${run.mode} --seed ${run.seed}${run.cycle === "rollback" ? " --fail-self-test" : ""}${engine === "node" ? "" : ` --engine ${engine}`}${o.delta ? " --delta" : ""}`,
     };
   });
   report.seconds = (performance.now() - t0) / 1000;
@@ -140,16 +144,41 @@ export interface RunSetup {
   size: number;
   engine: Engine;
   delta?: boolean;
+  board: string;
   oldImage: Uint8Array;
   newImage: Uint8Array;
 }
 
 export function runSetup(o: LaneSetup): RunSetup {
+  const board = o.board ?? "esp32-4mb";
+  const p = boardProfile(board);
+  if (p.target === "mcuboot" || p.target === "stm32-dualbank") {
+    const format = p.target === "mcuboot" ? "mcuboot" : "bank";
+    return {
+      ...o, board,
+      oldImage: buildStm32Image({ format, version: "1.0.0", size: BASE_SIZE }),
+      newImage: buildStm32Image({ format, version: "2.0.0", size: o.size, build: 1 }),
+    };
+  }
   return {
-    ...o,
+    ...o, board,
     oldImage: buildTestImage({ version: "1.0.0", size: BASE_SIZE }),
     newImage: buildImageOfSize({ version: "2.0.0", size: o.size, build: 1 }),
   };
+}
+
+/** A fresh board of the sweep, its journal region and the slot the old image must stay intact
+ * in (none on MCUboot: its swap moves the old image into the secondary slot, and every boot's
+ * check covers what runs). */
+function sweepBoard(setup: RunSetup): { board: SimBoard | LayoutBoard; journal?: { address: number; size: number }; oldSlot?: string } {
+  const p = boardProfile(setup.board);
+  if (p.target === "mcuboot" || p.target === "stm32-dualbank") {
+    const board = LayoutBoard.create(p, setup.oldImage);
+    const j = layoutEntry(p, board.journalLabel);
+    return { board, journal: { address: j.offset, size: j.size }, oldSlot: p.target === "stm32-dualbank" ? p.dualBank.banks[0] : undefined };
+  }
+  const board = SimBoard.create(profile(setup.board), setup.oldImage);
+  return { board, journal: findPartition(board.entries, "otajournal"), oldSlot: "ota_0" };
 }
 
 /** One run of the sweep on a fresh board: the cycle with its cuts, checked after every boot and
@@ -159,16 +188,15 @@ export async function tortureRun(setup: RunSetup, run: PlannedRun): Promise<{ op
   const { cycle, cuts: cutAt, mode, seed: runSeed } = run;
   const versionOf = (bytes: Uint8Array): string | undefined =>
     same(bytes, oldImage) ? "1.0.0" : bytes.length === newImage.length && same(bytes, newImage) ? "2.0.0" : undefined;
-  const board = SimBoard.create(profile("esp32-4mb"), oldImage);
+  const { board, journal, oldSlot } = sweepBoard(setup);
   // The uncut run records which operations touch the journal (TortureOptions.cutJournal).
-  const journal = findPartition(board.entries, "otajournal");
   const journalOps: number[] = [];
   if (journal && cutAt.length === 0) {
     board.flash.onOp = (op, index) => {
       if (op.address >= journal.address && op.address < journal.address + journal.size) journalOps.push(index);
     };
   }
-  const oldSlotIntact = () => same(board.partition("ota_0").read(0, oldImage.length), oldImage);
+  const oldSlotIntact = () => !oldSlot || same(board.partition(oldSlot).read(0, oldImage.length), oldImage);
   const problems: string[] = [];
   const onBoot = (b: BootInfo) => {
     const slot = b.board.partition(b.slot);
@@ -186,10 +214,11 @@ export async function tortureRun(setup: RunSetup, run: PlannedRun): Promise<{ op
   } catch (e) {
     return { ops: board.flash.ops, journalOps, problem: `threw: ${e instanceof Error ? e.message : String(e)}` };
   }
-  if (cycle === "update" && !(r.ok && r.bootedVersion === "2.0.0" && r.imageState === "valid" && r.slotSha256 === r.imageSha256)) {
+  const settled = r.imageState === "valid" || r.imageState === "confirmed";
+  if (cycle === "update" && !(r.ok && r.bootedVersion === "2.0.0" && settled && r.slotSha256 === r.imageSha256)) {
     problems.push(`update cycle ended ${r.bootedVersion || "bricked"} (${r.imageState}): ${r.errorCode} ${r.reason}`);
   }
-  if (cycle === "rollback" && !(r.bootedVersion === "1.0.0" && r.imageState === "valid" && r.errorCode === -1)) {
+  if (cycle === "rollback" && !(r.bootedVersion === "1.0.0" && settled && r.errorCode === -1)) {
     problems.push(`rollback cycle ended ${r.bootedVersion || "bricked"} (${r.imageState}): ${r.errorCode} ${r.reason}`);
   }
   if (!oldSlotIntact()) problems.push("old slot modified");
@@ -231,7 +260,7 @@ async function runPlan(
   try {
     await Promise.all(
       Array.from({ length: lanes }, () => new Promise<void>((resolve, reject) => {
-        const worker = laneWorker({ size: setup.size, engine: setup.engine, delta: setup.delta });
+        const worker = laneWorker({ size: setup.size, engine: setup.engine, delta: setup.delta, board: setup.board });
         workers.push(worker);
         const feed = (): void => {
           if (next < plan.length) {
@@ -261,6 +290,7 @@ export interface LaneSetup {
   size: number;
   engine: Engine;
   delta?: boolean;
+  board?: string;
 }
 
 function laneWorker(setup: LaneSetup): Worker {

@@ -18,6 +18,10 @@ export interface FlashGeometry {
   writeAlign: number;
   /** Value of an erased byte: 0xFF on NOR, 0x00 on some parts. */
   erasedValue: number;
+  /** A programmed write unit cannot be programmed again before an erase, not even with the same
+   * bytes (ECC double-words of STM32L4/G4/H7 flash). Absent: plain NOR, where programming bytes
+   * again with the same value is allowed. */
+  writeOnce?: boolean;
 }
 
 /** A flash partition. Offsets are relative to the partition start. Operations are synchronous,

@@ -10,7 +10,7 @@
 import type { FlashPartition } from "../../src/ports.ts";
 import { readU32LE } from "../../src/util/bytes.ts";
 import {
-  OB_RECORD_SIZE, OPTR_FACTORY, bootBankOf, decodeOptionBytes, encodeOptionBytes, type OptionBytesPort,
+  OB_RECORD_SIZE, OPTR_FACTORY, bootBankOf, decodeOptionBytes, encodeOptionBytes, pageOptionBytes, type OptionBytesPort,
 } from "../../src/targets/stm32-dualbank/option-bytes.ts";
 import { NoBootableImage } from "./esp-idf.ts";
 
@@ -22,13 +22,7 @@ export function hasValidStackPointer(bank: FlashPartition): boolean {
 
 /** FLASH_OPTR programming on the simulator: erase the option page, program the double-word. */
 export function simOptionBytes(page: FlashPartition): OptionBytesPort {
-  return {
-    read: () => decodeOptionBytes(page.read(0, OB_RECORD_SIZE)).optr,
-    program: (optr: number) => {
-      page.erase(0, page.geometry.size);
-      page.write(0, encodeOptionBytes(optr));
-    },
-  };
+  return pageOptionBytes(page);
 }
 
 /** The factory option bytes (BFB2 = 0), as a fresh chip holds them. */

@@ -219,6 +219,7 @@ export class NorFlash {
       writeAlign: this.geometry.writeAlign,
       erasedValue: this.geometry.erasedValue,
     };
+    if (this.geometry.eccWordSize !== undefined) geometry.writeOnce = true;
     const check = (offset: number, length: number) => {
       if (offset < 0 || length < 0 || offset + length > size) {
         throw new FlashRuleError(`${label}: access [0x${offset.toString(16)}, +0x${length.toString(16)}) outside the partition`);

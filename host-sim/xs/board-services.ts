@@ -17,8 +17,9 @@
 //   board's readings.
 
 import type { HttpHandlers, HttpHeaders, HttpPort, HttpRequest } from "../../src/ports.ts";
-import type { SimBoard } from "../board.ts";
-import { PowerCut } from "../flash/nor-flash.ts";
+import type { FlashPartition, PartitionInfo } from "../../src/ports.ts";
+import type { BoardReadings } from "../board.ts";
+import { PowerCut, type NorFlash } from "../flash/nor-flash.ts";
 import { XsHaltError, type PreferenceValue, type XsFlashPartition, type XsHttpService, type XsHttpSink, type XsServices } from "./services.ts";
 
 const APP = 0x00;
@@ -29,8 +30,21 @@ const OTA_FIRST = 0x10;
 const OTA_LAST = 0x1f;
 const DEFAULT_DOMAIN = "xsota";
 
+/** What the services need of a simulated board: an ESP board (board.ts) or an STM32 one
+ * (layout-board.ts, whose regions it lists with ESP-style partition types). */
+export interface ServedBoard {
+  flash: NorFlash;
+  running: string;
+  restartRequested: boolean;
+  readonly kvStore: Map<string, Uint8Array>;
+  readings: BoardReadings;
+  readonly entries: readonly PartitionInfo[];
+  readonly profile: { sectorSize: number };
+  partition(label: string): FlashPartition;
+}
+
 /** Runs a flash operation; a power cut stops the board (the worker) inside the call. */
-function guard<T>(board: SimBoard, op: () => T): T {
+function guard<T>(board: ServedBoard, op: () => T): T {
   if (board.flash.isDead) throw new XsHaltError(`power cut at flash operation ${board.flash.ops}`);
   try {
     return op();
@@ -42,7 +56,7 @@ function guard<T>(board: SimBoard, op: () => T): T {
 }
 
 /** The label the ESP32 natives open under `path`, or undefined ("can't find partition"). */
-export function labelOf(board: SimBoard, path: string): string | undefined {
+export function labelOf(board: ServedBoard, path: string): string | undefined {
   const entries = board.entries;
   if (path === "running") return board.running || undefined;
   if (path === "nextota") {
@@ -106,7 +120,7 @@ export interface BoardHttp {
   wrap?: (port: HttpPort) => HttpPort;
 }
 
-export function boardServices(board: SimBoard, net: BoardHttp): XsServices {
+export function boardServices(board: ServedBoard, net: BoardHttp): XsServices {
   const others = new Map<string, PreferenceValue>();
   const kvKey = (domain: string, key: string): string => (domain === DEFAULT_DOMAIN ? key : `${domain}/${key}`);
 

@@ -17,11 +17,29 @@
 // Type-checked by tsconfig.moddable.json (XS globals, Moddable declarations, no Node).
 
 import { Agent } from "../../src/agent/agent.ts";
-import type { LogPort } from "../../src/ports.ts";
+import type { LogPort, Platform } from "../../src/ports.ts";
+import type { BootTarget } from "../../src/targets/boot-target.ts";
+import { DualBankTarget } from "../../src/targets/stm32-dualbank/dualbank-target.ts";
+import { pageOptionBytes } from "../../src/targets/stm32-dualbank/option-bytes.ts";
+import { parseSpki } from "../../src/crypto/public-key.ts";
+import { fromHex } from "../../src/util/bytes.ts";
 import { buildModdablePlatform } from "../../src/platform/moddable/index.ts";
 import { loadFlashBackend } from "../../src/platform/moddable/flash-select.ts";
 import { loadNet } from "../../src/platform/moddable/system.ts";
-import { EVENT_PREFIX, type RuntimeArgs, type RuntimeEvent, type RuntimeResult } from "./runtime-protocol.ts";
+import { EVENT_PREFIX, type RuntimeArgs, type RuntimeEvent, type RuntimeResult, type RuntimeTarget } from "./runtime-protocol.ts";
+
+/** The boot target args.target names, over the platform's partitions. */
+function bootTarget(platform: Platform, t: RuntimeTarget): BootTarget {
+  return new DualBankTarget({
+    partitions: platform.partitions,
+    digests: platform.digests,
+    signatures: platform.signatures,
+    keys: t.keys.map((k) => parseSpki(fromHex(k))),
+    banks: t.banks,
+    flags: t.flags,
+    optionBytes: pageOptionBytes(platform.partitions.open(t.optionBytes)),
+  });
+}
 
 function emit(event: RuntimeEvent): void {
   trace(`${EVENT_PREFIX}${JSON.stringify(event)}\n`);
@@ -38,12 +56,14 @@ async function main(args: RuntimeArgs): Promise<RuntimeResult> {
   };
   const battery = args.battery;
   const platform = buildModdablePlatform(
-    { layout: args.layout, runningSlot: args.runningSlot, log, battery: () => battery, chip: args.chip },
+    { layout: args.layout, runningSlot: args.runningSlot, log, battery: () => battery, chip: args.chip, writeAlign: args.writeAlign },
     net ? { flash, net } : { flash },
   );
   const failSelfTest = args.failSelfTest === true;
   const agent: Agent = new Agent({
     platform,
+    target: args.target ? bootTarget(platform, args.target) : undefined,
+    journalLabel: args.target?.journal,
     selfTest: (): boolean => !(failSelfTest && agent.runningVersion() === args.toVersion),
     onProgress: args.progress ? (p) => emit({ kind: "progress", phase: p.phase, bytes: p.bytes, total: p.total, percent: p.percent }) : undefined,
     download: args.download,
@@ -52,7 +72,7 @@ async function main(args: RuntimeArgs): Promise<RuntimeResult> {
   const boot = await agent.boot();
   emit({ kind: "boot", report: boot });
   if (boot.lastUpdate) return { boot };
-  if (args.settledVersion !== undefined && boot.version === args.settledVersion && (boot.imageState === "valid" || boot.imageState === "undefined")) {
+  if (args.settledVersion !== undefined && boot.version === args.settledVersion && (boot.imageState === "valid" || boot.imageState === "undefined" || boot.imageState === "confirmed")) {
     return { boot };
   }
   const update = await agent.update(args.offer);

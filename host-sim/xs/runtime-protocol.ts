@@ -32,6 +32,21 @@ export interface RuntimeArgs {
   progress?: boolean;
   /** Forward every log line (default: warn and error only). */
   verbose?: boolean;
+  /** The flash write unit when the flash module does not report it (8 on STM32L4). */
+  writeAlign?: number;
+  /** A boot target other than the default ESP-IDF one (the STM32 dual-bank board). */
+  target?: RuntimeTarget;
+}
+
+export interface RuntimeTarget {
+  kind: "stm32-dualbank";
+  /** Trusted keys: DER SubjectPublicKeyInfo as hex. */
+  keys: string[];
+  banks: [string, string];
+  flags: string;
+  /** The page standing for the option bytes (option-bytes.ts pageOptionBytes). */
+  optionBytes: string;
+  journal: string;
 }
 
 export interface RuntimeResult {

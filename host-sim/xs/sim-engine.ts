@@ -4,8 +4,7 @@
 // with the board served through boardServices(). A restart kills the worker inside the call; the
 // next power-on boots a new worker on the same flash.
 
-import type { SimBoard } from "../board.ts";
-import { boardServices, type BoardHttp } from "./board-services.ts";
+import { boardServices, type BoardHttp, type ServedBoard } from "./board-services.ts";
 import { startXsEngine, type XsEngine, type XsRunResult } from "./host.ts";
 import { xsRuntimeBundle } from "./runtime-bundle.ts";
 import { parseRuntimeEvent, type RuntimeArgs, type RuntimeEvent } from "./runtime-protocol.ts";
@@ -18,7 +17,7 @@ export class XsBoardEngine {
 
   private constructor(private readonly log: (line: string) => void) {}
 
-  static async start(board: SimBoard, http: BoardHttp, log: (line: string) => void = () => undefined): Promise<XsBoardEngine> {
+  static async start(board: ServedBoard, http: BoardHttp, log: (line: string) => void = () => undefined): Promise<XsBoardEngine> {
     const self = new XsBoardEngine(log);
     self.engine = await startXsEngine({
       bundleCode: await xsRuntimeBundle(),

@@ -4,7 +4,7 @@
 // finishes the update and never stages an image whose digests do not match.
 
 import type { FlashPartition, Platform } from "../ports.ts";
-import type { BootTarget, ImageCheck, SlotInfo, TrialState } from "../targets/boot-target.ts";
+import { RewriteSlot, type BootTarget, type ImageCheck, type SlotInfo, type TrialState } from "../targets/boot-target.ts";
 import { EspIdfTarget } from "../targets/esp-idf/esp-idf-target.ts";
 import { download, type DownloadSink, type DownloadTuning } from "../download/downloader.ts";
 import { ImageDigests, digestMismatch } from "../download/image-digests.ts";
@@ -21,6 +21,8 @@ import { HeadCheck } from "./head-check.ts";
 import { checkDeltaBase, fetchDelta, type DeltaHost } from "./delta-intake.ts";
 
 const HASH_CHUNK = 4096;
+/** AgentOptions.checkpointUnit's default. */
+const DEFAULT_CHECKPOINT_UNIT = 4096;
 /** Resumes from the same offset that may make no progress before the next attempt starts again
  * from byte 0 (a resume that fails the same way twice). */
 const MAX_RESUME_TRIES = 2;
@@ -50,6 +52,10 @@ export interface AgentOptions {
    * cellular modem: 30 s stall, 512 B/s over 60 s, no deadline, 8 failures in a row without
    * 4096 bytes of progress, backoff 1 s doubling up to 60 s with jitter (see DownloadTuning). */
   download?: DownloadTuning;
+  /** Durable progress is recorded at least every this many bytes inside flash sectors larger than
+   * it (a 128 KiB STM32F4 sector is not a cheap checkpoint unit); default 4096. A resume continues
+   * inside such a sector when the bytes after its checkpoint still read erased (SlotWriter). */
+  checkpointUnit?: number;
   /** Called when the download is interrupted and resumes (for logs and counters). */
   onInterruption?: (reason: string, position: number) => void;
 }
@@ -387,7 +393,7 @@ export class Agent {
    * this offer into this slot; where it continues is resumePoint's decision (byte 0 included). */
   private openIntake(offer: Offer, target: SlotInfo, fromVersion: string, resume: boolean): Intake {
     const part = this.p.partitions.open(target.label);
-    const writer = new SlotWriter(part);
+    const writer = new SlotWriter(part, this.o.checkpointUnit ?? DEFAULT_CHECKPOINT_UNIT);
     const start = resume ? this.resumePoint(writer, offer) : 0;
     this.log("info", start > 0
       ? `resuming ${offer.version} into ${target.label} from the journal at byte ${start} of ${offer.size}`
@@ -448,7 +454,7 @@ export class Agent {
       this.log("warn", `journal: progress ${String(p)} is outside the ${offer.size}-byte offer or the ${slotSize}-byte slot ${writer.part.label}; discarding it and starting again from byte 0`);
       return 0;
     }
-    const start = writer.sectorStart(p);
+    const start = writer.resumeStart(p);
     if (start !== p) this.log("info", `journal: progress ${hex(p)} is not on a sector boundary; resuming at ${hex(start)}`);
     if (start === 0) return 0;
     const tries = j.resumeAt === start ? (j.resumeTries ?? 0) : 0;
@@ -486,7 +492,16 @@ export class Agent {
   private stage(offer: Offer, target: SlotInfo, attempts: number): void {
     this.progress("stage", offer.size, offer.size);
     this.journal.save({ ...this.journal.state, phase: "staging", progress: offer.size, attempts });
-    this.bootTarget.stage(target.label);
+    try {
+      this.bootTarget.stage(target.label);
+    } catch (e) {
+      if (e instanceof RewriteSlot) {
+        // The download resumes from e.from (resumePoint): the sector is erased and written again.
+        this.log("warn", `stage: ${e.reason}`);
+        this.journal.save({ ...this.journal.state, phase: "download", progress: Math.min(e.from, offer.size), attempts: undefined, resumeAt: undefined, resumeTries: undefined });
+      }
+      throw e;
+    }
     this.journal.save({ ...this.journal.state, phase: "staged" });
   }
 
@@ -496,7 +511,10 @@ export class Agent {
     const offer = j.offer;
     if (j.phase === "idle" || !offer) return undefined;
     const from = j.fromVersion ?? "";
-    if (running.label === j.slot && version === offer.version) {
+    // The offered image runs: from the slot it was written to (ESP-IDF, dual bank), or from the
+    // slot the bootloader copied it into (MCUboot swaps it into the primary). No other image
+    // carries the offer's version: prepare() refuses an offer that is not newer than the running.
+    if (version === offer.version) {
       if (state.confirmed) {
         this.journal.clear();
         return result(offer, from, 0, `running ${version} from ${running.label}, confirmed`);
@@ -539,6 +557,7 @@ export class Agent {
         this.verifyImage(part, offer);
         this.stage(offer, target, j.phase === "staged" ? attempts + 1 : attempts);
       } catch (e) {
+        if (e instanceof RewriteSlot) return undefined; // the journal holds the download again
         this.journal.clear();
         const err = failure(e);
         return result(offer, from, err.code, err.reason);

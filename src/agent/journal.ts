@@ -39,6 +39,9 @@ export interface JournalState {
   applyState?: Uint8Array;
 }
 
+/** Slots one append may skip because they refuse a write (torn ECC words) before it gives up. */
+const MAX_SKIPPED_SLOTS = 8;
+
 export const IDLE: JournalState = Object.freeze({ phase: "idle", progress: 0 });
 
 export class Journal {
@@ -121,21 +124,36 @@ export class Journal {
 
   private append(type: number, payload: Uint8Array): void {
     const { sectors, erasedValue } = this.part.geometry;
-    let record = encodeRecord(type, this.seq + 1, payload, erasedValue);
-    if (this.writePos + record.length > sectors[this.sector].size) {
-      this.sector = (this.sector + 1) % sectors.length;
-      this.writePos = 0;
-      this.part.erase(sectors[this.sector].offset, sectors[this.sector].size);
-      // The first record of a sector is always the whole state.
-      if (type !== RecordType.State) record = encodeRecord(RecordType.State, this.seq + 1, encodeState(this.current), erasedValue);
+    const wanted = encodeRecord(type, this.seq + 1, payload, erasedValue);
+    // A slot that reads erased may still refuse the write: on ECC write-once flash (STM32L4) a
+    // program a cut tore consumed its double-words even where they still read 0xFF. Such a slot
+    // is skipped (a record never goes over a slot that was programmed, even torn); a failure that
+    // is not the slot's (no power) fails the read that follows it too.
+    for (let tries = 0; ; tries++) {
+      let record = wanted;
+      if (this.writePos + record.length > sectors[this.sector].size) {
+        this.sector = (this.sector + 1) % sectors.length;
+        this.writePos = 0;
+        this.part.erase(sectors[this.sector].offset, sectors[this.sector].size);
+        // The first record of a sector is always the whole state.
+        if (type !== RecordType.State) record = encodeRecord(RecordType.State, this.seq + 1, encodeState(this.current), erasedValue);
+      }
+      const at = sectors[this.sector].offset + this.writePos;
+      try {
+        this.part.write(at, record);
+      } catch (e) {
+        this.part.read(at, RECORD_SLOT);
+        if (tries >= MAX_SKIPPED_SLOTS) throw e;
+        this.writePos += RECORD_SLOT;
+        continue;
+      }
+      if (!equalBytes(this.part.read(at, record.length), record)) {
+        throw new FlashWriteError(`journal record at 0x${at.toString(16)} did not read back`);
+      }
+      this.writePos += record.length;
+      this.seq++;
+      return;
     }
-    const at = sectors[this.sector].offset + this.writePos;
-    this.part.write(at, record);
-    if (!equalBytes(this.part.read(at, record.length), record)) {
-      throw new FlashWriteError(`journal record at 0x${at.toString(16)} did not read back`);
-    }
-    this.writePos += record.length;
-    this.seq++;
   }
 }
 

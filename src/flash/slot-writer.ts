@@ -2,7 +2,12 @@
 // before its first byte is written, writes are buffered to the write alignment, nothing is ever
 // written outside the slot, and every write is read back. The owner learns when a sector is
 // complete (all of its bytes programmed and checked) through onSectorDone: that is the point
-// that may be recorded as durable.
+// that may be recorded as durable. In sectors larger than the checkpoint unit (the 128 KiB
+// sectors of an STM32F4) it also learns of every unit programmed inside the sector, so that
+// durable progress does not wait for a sector boundary; a resume continues inside the sector
+// (resumeStart).
+// Each write-alignment unit is programmed once after its sector's erase (never twice: ECC
+// write-once flash refuses a second program of a double-word).
 
 import type { FlashPartition, Sector } from "../ports.ts";
 import { equalBytes } from "../util/bytes.ts";
@@ -27,10 +32,16 @@ export class SlotWriter {
   /** Cache of sectorAt(). */
   private lastSector: Sector | undefined;
   onSectorDone: ((end: number) => void) | undefined;
+  /** Durable points inside sectors larger than this (0: sector ends only). */
+  readonly checkpointUnit: number;
+  /** The last durable point reported. */
+  private reported = 0;
 
-  constructor(part: FlashPartition) {
+  constructor(part: FlashPartition, checkpointUnit = 0) {
     this.part = part;
     this.pending = new Uint8Array(part.geometry.writeAlign);
+    if (checkpointUnit % part.geometry.writeAlign !== 0) throw new FlashWriteError(`checkpoint unit ${checkpointUnit} is not a multiple of the write alignment`);
+    this.checkpointUnit = checkpointUnit;
   }
 
   get position(): number {
@@ -44,16 +55,43 @@ export class SlotWriter {
     return offset >= this.part.geometry.size ? this.part.geometry.size : this.sectorAt(offset).offset;
   }
 
-  /** Starts (or restarts) writing at `offset`, which must begin a sector: that sector is erased
-   * again before its first write, whatever it holds. */
+  /** Where writing may resume when `offset` bytes are durable: `offset` itself when it lies
+   * inside a sector larger than the checkpoint unit, on a unit boundary, and the bytes after it
+   * can take the same data again; otherwise the sector's start (sectorStart), whose sector is then
+   * erased again. Bytes after the checkpoint were programmed (in full, or torn: a torn program
+   * clears some of the bits the data clears, never others) with the same image, which the
+   * journal guarantees: on plain NOR programming them again with the same bytes is allowed and
+   * completes them (each write is read back). On write-once flash (ECC words) they must still
+   * read erased, else the sector starts again. */
+  resumeStart(offset: number): number {
+    const start = this.sectorStart(offset);
+    const unit = this.checkpointUnit;
+    if (start === offset || unit === 0 || offset % unit !== 0) return start;
+    const sector = this.sectorAt(offset);
+    if (sector.size <= unit) return start;
+    if (!this.part.geometry.writeOnce) return offset;
+    const erased = this.part.geometry.erasedValue;
+    const end = sector.offset + sector.size;
+    for (let at = offset; at < end; at += unit) {
+      const bytes = this.part.read(at, Math.min(unit, end - at));
+      for (let i = 0; i < bytes.length; i++) if (bytes[i] !== erased) return start;
+    }
+    return offset;
+  }
+
+  /** Starts (or restarts) writing at `offset`. At a sector start, that sector is erased again
+   * before its first write, whatever it holds; inside a sector (a resumeStart() answer) the rest
+   * of the sector is written without an erase. */
   seek(offset: number): void {
     const sector = this.sectorAt(offset);
-    if (offset !== this.part.geometry.size && sector.offset !== offset) {
+    const inside = offset !== this.part.geometry.size && sector.offset !== offset;
+    if (inside && (this.checkpointUnit === 0 || offset % this.checkpointUnit !== 0 || sector.size <= this.checkpointUnit)) {
       throw new FlashWriteError(`resume offset 0x${offset.toString(16)} is not on a sector boundary`);
     }
     this.pos = offset;
-    this.erasedTo = offset;
+    this.erasedTo = inside ? sector.offset + sector.size : offset;
     this.pendingLength = 0;
+    this.reported = offset;
   }
 
   write(chunk: Uint8Array): void {
@@ -104,7 +142,7 @@ export class SlotWriter {
     const at = this.pos - this.pendingLength;
     this.pendingLength = 0;
     this.program(at, unit);
-    this.onSectorDone?.(this.pos);
+    this.report(this.pos);
   }
 
   private program(at: number, data: Uint8Array): void {
@@ -118,7 +156,16 @@ export class SlotWriter {
     const back = this.part.read(at, data.length);
     if (!equalBytes(back, data)) throw new FlashWriteError(`read-back mismatch at 0x${at.toString(16)} in ${this.part.label}`);
     const end = at + data.length;
-    if (end === sector.offset + sector.size) this.onSectorDone?.(end);
+    if (end === sector.offset + sector.size) this.report(end);
+    else if (this.checkpointUnit > 0 && sector.size > this.checkpointUnit) {
+      const point = end - (end % this.checkpointUnit);
+      if (point > this.reported && point > sector.offset) this.report(point);
+    }
+  }
+
+  private report(end: number): void {
+    this.reported = end;
+    this.onSectorDone?.(end);
   }
 
   /** The sector holding `offset`: the last one found, else a binary search (the map is ascending

@@ -11,6 +11,20 @@
 // failures as OtaError(-4) (wrap the partitions with withFlashErrors); image checks throw
 // OtaError(-3).
 
+import { ErrorCode, OtaError } from "../errors.ts";
+
+/** Thrown by stage() when the slot must be written again from byte `from` before it can be
+ * staged (MCUboot: a boot_set_pending torn by a cut left a trailer that is neither erased nor
+ * valid, in an erase sector the image shares). The agent records its download as durable up to
+ * `from` and resumes it: the slot writer erases that sector again and the bytes are fetched again. */
+export class RewriteSlot extends OtaError {
+  readonly from: number;
+  constructor(reason: string, from: number) {
+    super(ErrorCode.UpdateFailed, reason);
+    this.from = from;
+  }
+}
+
 /** What the offer says about the image being written (an Offer fits). */
 export interface ImageExpectation {
   /** The version the image must carry, byte for byte. */

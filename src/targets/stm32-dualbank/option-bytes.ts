@@ -12,6 +12,7 @@
 // offset 0 of a 2 KiB "option-bytes" page (host-sim/boards/profiles.ts); programming is an erase
 // of that page and one 8-byte write (OPTSTRT), taking effect at the next reset (OBL_LAUNCH).
 
+import type { FlashPartition } from "../../ports.ts";
 import { readU32LE, writeU32LE } from "../../util/bytes.ts";
 
 /** FLASH_OPTR.BFB2. */
@@ -63,4 +64,17 @@ export interface OptionBytesPort {
   /** FLASH_OPTR as loaded at the last reset (or programmed since, on the simulator). */
   read(): number;
   program(optr: number): void;
+}
+
+/** FLASH_OPTR kept as the stored double-word at the start of a flash page of its own (the
+ * simulator's "option-bytes" page, host-sim/boards/profiles.ts): read decodes it, program erases
+ * the page and writes the new double-word, as the option-byte programming sequence does. */
+export function pageOptionBytes(page: FlashPartition): OptionBytesPort {
+  return {
+    read: () => decodeOptionBytes(page.read(0, OB_RECORD_SIZE)).optr,
+    program: (optr: number) => {
+      page.erase(0, page.geometry.size);
+      page.write(0, encodeOptionBytes(optr));
+    },
+  };
 }
