@@ -98,8 +98,11 @@ static void run_xsb(xsMachine* the, uint8_t* blob, const char* name) {
 	txID* ids = c_malloc(count * sizeof(txID));
 	if (!ids) fw_out_of_ram(count * sizeof(txID));
 	ids[0] = XS_NO_ID;
+	/* The names stay in the code memory, used in place (XS_KEY_X_KIND, as Moddable's archives'
+	 * symbols are): fxNewNameC would copy every one into the chunk heap (about 25 KiB of arena for
+	 * the runtime bundle, what the delta code's growth pushed past the 320 KiB budget). */
 	for (i = 1; i < count; i++) {
-		ids[i] = fxNewNameC(the, (txString)p);
+		ids[i] = fxNewNameX(the, (txString)p);
 		p += c_strlen((char*)p) + 1;
 	}
 	fxRemapIDs(the, code, (txSize)codeSize, ids);

@@ -10,6 +10,7 @@ import { profile } from "../host-sim/boards/profiles.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
 import { findPartition } from "../src/targets/esp-idf/partition-table.ts";
 import type { FlashOp } from "../host-sim/flash/nor-flash.ts";
+import { flashMismatch, type QemuRunResult } from "../host-sim/qemu/sim-engine.ts";
 
 const CUT_SIZE = 256 * 1024;
 
@@ -41,6 +42,25 @@ test.serial("qemu: a RAM budget too small for the runtime fails loudly, naming t
   const error = await t.throwsAsync(simUpdate({ engine: "qemu", existing: board, size: 64 * 1024, qemu: { ramLimit: 128 * 1024 } }));
   t.regex(error!.message, /RAM budget exceeded: .* \(RAM limit 131072 bytes\)/);
   t.deepEqual(slots(), before, "the slots and the journal are intact");
+});
+
+test("qemu host: a firmware that stops during a flash operation is reported by its own error, the flash difference added", (t) => {
+  // The host replays an operation when it is announced; a FATAL (the RAM budget) while the
+  // firmware waits for GO leaves it in the simulator only. That difference once replaced the
+  // firmware's "RAM budget exceeded" as the whole report.
+  const expected = Uint8Array.of(0xff, 0x15);
+  const actual = Uint8Array.of(0xff, 0xff);
+  const fatal: QemuRunResult = { outcome: "error", error: { name: "Error", message: "firmware: RAM budget exceeded: 4096 bytes more wanted" }, log: [] };
+  flashMismatch(expected, actual, fatal);
+  t.is(fatal.outcome, "error");
+  t.regex(fatal.error!.message, /^firmware: RAM budget exceeded: 4096 bytes more wanted \(then the firmware's flash differs from the simulator's at 0x1 \(0xff vs 0x15\)\)$/);
+  const done: QemuRunResult = { outcome: "done", value: 1, log: [] };
+  flashMismatch(expected, actual, done);
+  t.is(done.outcome, "error");
+  t.is(done.error!.message, "the firmware's flash differs from the simulator's at 0x1 (0xff vs 0x15)");
+  const same: QemuRunResult = { outcome: "done", value: 1, log: [] };
+  flashMismatch(expected, expected.slice(), same);
+  t.is(same.outcome, "done");
 });
 
 test.serial("qemu: a power cut during the download, during the boot-flag write and during confirm: each recovers to 2.0.0", async (t) => {

@@ -385,7 +385,7 @@ export class QemuBoardEngine {
   }
 
   /** The file after a power-on without a cut equals the NorFlash (the same operations, the same
-   * NOR rules); a difference means the firmware and the simulator disagree. */
+   * NOR rules); a difference means the firmware and the simulator disagree (flashMismatch). */
   private checkFlashFile(expected: Uint8Array, result: QemuRunResult): void {
     const fd = openSync(this.flashFile, "r");
     const actual = new Uint8Array(expected.byteLength);
@@ -394,12 +394,25 @@ export class QemuBoardEngine {
     } finally {
       closeSync(fd);
     }
-    for (let i = 0; i < actual.byteLength; i++) {
-      if (actual[i] !== expected[i]) {
+    flashMismatch(expected, actual, result);
+  }
+}
+
+/** Compares the firmware's flash file with the simulator's bytes and records a difference in
+ * `result`. The host replays an operation when it is announced, before the firmware does it: a
+ * firmware that stops between the two (a FATAL such as the RAM budget while it waits for GO)
+ * leaves that operation in the simulator only. Its own error is then the cause and stays the
+ * message; the difference is added to it, never put in its place. */
+export function flashMismatch(expected: Uint8Array, actual: Uint8Array, result: QemuRunResult): void {
+  for (let i = 0; i < actual.byteLength; i++) {
+    if (actual[i] !== expected[i]) {
+      const difference = `the firmware's flash differs from the simulator's at 0x${i.toString(16)} (0x${actual[i].toString(16)} vs 0x${expected[i].toString(16)})`;
+      if (result.outcome === "error" && result.error) result.error = { ...result.error, message: `${result.error.message} (then ${difference})` };
+      else {
         result.outcome = "error";
-        result.error = { name: "Error", message: `the firmware's flash differs from the simulator's at 0x${i.toString(16)} (0x${actual[i].toString(16)} vs 0x${expected[i].toString(16)})` };
-        return;
+        result.error = { name: "Error", message: difference };
       }
+      return;
     }
   }
 }
