@@ -40,7 +40,7 @@ const XS = path.join(ROOT, "node_modules/@agoric/xsnap/moddable/xs");
 const OUT = path.join(ROOT, "dist/firmware");
 export const CC = "arm-none-eabi-gcc";
 const HOST_CC = process.env.CC ?? "cc";
-export const DEFAULT_RAM_LIMIT = 320 * 1024;
+export const DEFAULT_RAM_LIMIT = 384 * 1024;
 
 const CFLAGS = [
   "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=soft", "-Os", "-g0",
