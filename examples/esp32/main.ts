@@ -1,20 +1,21 @@
 // xs-ota on an ESP32 with Moddable: settle the previous update at start-up (confirm or roll back
-// a trial boot), then poll an HTTP offer URL and install what it offers.
+// a trial boot), then poll `xs-ota server` (its HTTP manifest dialect) and install what it offers,
+// reporting version, progress and result so that the server judges the update (ota.ts).
 //
 // Build: see README.md. mcconfig compiles this file with tsc; "xs-ota" is the library bundle that
 // ../../manifest.json provides. Relative imports use ".js" (mcconfig's tsc has no
 // allowImportingTsExtensions, and XS strips ".js").
 
-import { Agent, createModdablePlatform } from "xs-ota";
-import type { ModdablePlatform, Progress } from "xs-ota";
+import { createModdablePlatform } from "xs-ota";
+import type { ModdablePlatform } from "xs-ota";
 import FFI from "mc/ffi";
 import config from "mc/config";
 import { LAYOUT } from "./layout.js";
+import { otaConfig, runOta } from "./ota.js";
 
 const OTA_SUBTYPE_FIRST = 0x10;
 const OTA_SUBTYPE_LAST = 0x1f;
-const MAX_OFFER_BYTES = 4096;
-const DEFAULT_POLL_SECONDS = 3600;
+const MAX_HEALTH_BYTES = 4096;
 
 /** Label of the running app slot, from ESP-IDF through the FFI helper in ffi/xsota-ffi.c. */
 function runningSlot(ffi: FfiInstance): string {
@@ -26,34 +27,27 @@ function runningSlot(ffi: FfiInstance): string {
 }
 type FfiInstance = InstanceType<typeof FFI>;
 
-/** GET a small JSON document through the platform's HTTP port. */
-function fetchJson(platform: ModdablePlatform, url: string): Promise<unknown> {
+/** GETs a URL through the platform's HTTP port; resolves on a 200 answer of at most 4 KiB. */
+function reachable(platform: ModdablePlatform, url: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const body = new Uint8Array(MAX_OFFER_BYTES);
     let length = 0;
     let status = 0;
     const exchange = platform.http.request(
-      { url, headers: { accept: "application/json" } },
+      { url },
       {
         response(s) {
           status = s;
         },
         data(chunk) {
-          if (length + chunk.byteLength > body.byteLength) {
-            exchange.abort();
-            reject(new Error(`offer larger than ${MAX_OFFER_BYTES} bytes`));
-            return;
-          }
-          body.set(chunk, length);
           length += chunk.byteLength;
+          if (length > MAX_HEALTH_BYTES) {
+            exchange.abort();
+            reject(new Error(`health answer larger than ${MAX_HEALTH_BYTES} bytes`));
+          }
         },
         end() {
-          if (status !== 200) return reject(new Error(`offer: HTTP ${status}`));
-          try {
-            resolve(JSON.parse(String.fromArrayBuffer(body.slice(0, length).buffer)));
-          } catch (e) {
-            reject(e);
-          }
+          if (status === 200) resolve();
+          else reject(new Error(`health: HTTP ${status}`));
         },
         error(reason) {
           reject(new Error(reason));
@@ -66,17 +60,13 @@ function fetchJson(platform: ModdablePlatform, url: string): Promise<unknown> {
 /** The trial-boot check: the new image must reach the network. Replace with the app's own. */
 async function selfTest(platform: ModdablePlatform): Promise<boolean> {
   const url = config.healthUrl;
-  if (typeof url !== "string") return platform.system.rssi() !== undefined;
+  if (typeof url !== "string" || url === "") return platform.system.rssi() !== undefined;
   try {
-    await fetchJson(platform, url);
+    await reachable(platform, url);
     return true;
   } catch {
     return false;
   }
-}
-
-function progress(p: Progress): void {
-  trace(`xs-ota: ${p.phase} ${p.percent}% (${p.bytes}/${p.total})\n`);
 }
 
 export default async function main(): Promise<void> {
@@ -87,31 +77,8 @@ export default async function main(): Promise<void> {
     runningSlot: () => runningSlot(ffi),
     log: "info",
   });
-  const agent = new Agent({ platform, selfTest: () => selfTest(platform), onProgress: progress });
-
-  const report = await agent.boot();
-  trace(`xs-ota: running ${report.version} from ${report.slot} (${report.imageState})\n`);
-  if (report.lastUpdate) {
-    const u = report.lastUpdate;
-    trace(`xs-ota: last update ${u.fromVersion} -> ${u.toVersion}: ${u.ok ? "ok" : `error ${u.errorCode} ${u.reason}`}\n`);
-  }
-
-  const offerUrl = config.offerUrl;
-  if (typeof offerUrl !== "string") return;
-  const pollSeconds = typeof config.pollSeconds === "number" ? config.pollSeconds : DEFAULT_POLL_SECONDS;
-  const poll = async (): Promise<void> => {
-    try {
-      const offer = await fetchJson(platform, offerUrl);
-      const version = (offer as { version?: unknown }).version;
-      if (typeof version === "string" && version !== report.version) {
-        // Downloads, verifies, stages and restarts on success; returns the failure otherwise.
-        const result = await agent.update(offer);
-        if (!result.ok) trace(`xs-ota: update failed: ${result.errorCode} ${result.reason}\n`);
-      }
-    } catch (e) {
-      trace(`xs-ota: poll failed: ${e instanceof Error ? e.message : String(e)}\n`);
-    }
-    platform.clock.setTimeout(() => void poll(), pollSeconds * 1000);
-  };
-  await poll();
+  await runOta(platform, otaConfig(config), {
+    selfTest: () => selfTest(platform),
+    print: (line) => trace(`${line}\n`),
+  });
 }

@@ -136,14 +136,14 @@ export function registerServerCommands(cli: Command): void {
       print(await api(o.url, "POST", "/api/plans", body));
     });
   for (const action of ["activate", "pause", "resume", "cancel"] as const) {
-    url(plan.command(`${action} <id>`).description(`${action} a plan`)).option("--reason <text>", "why (pause)")
-      .action(async (id: string, o: { url: string; reason?: string }) => print(await api(o.url, "POST", `/api/plans/${int(id)}/${action}`, o.reason ? { reason: o.reason } : {})));
+    url(plan.command(action).description(`${action} a plan`).argument("<id>", "plan id", int)).option("--reason <text>", "why (pause)")
+      .action(async (id: number, o: { url: string; reason?: string }) => print(await api(o.url, "POST", `/api/plans/${id}/${action}`, o.reason ? { reason: o.reason } : {})));
   }
-  url(plan.command("show <id>").description("a plan: devices per state, success rate, wave, pause reason"))
-    .action(async (id: string, o: { url: string }) => print(await api(o.url, "GET", `/api/plans/${int(id)}`)));
+  url(plan.command("show").description("a plan: devices per state, success rate, wave, pause reason").argument("<id>", "plan id", int))
+    .action(async (id: number, o: { url: string }) => print(await api(o.url, "GET", `/api/plans/${id}`)));
   url(plan.command("list").description("every plan with its counts")).action(async (o: { url: string }) => print(await api(o.url, "GET", "/api/plans")));
-  url(plan.command("confirm <id> <device>").description("manual mode: confirm the update for a device"))
-    .action(async (id: string, device: string, o: { url: string }) => print(await api(o.url, "POST", `/api/plans/${int(id)}/devices/${encodeURIComponent(device)}/confirm`)));
+  url(plan.command("confirm").description("manual mode: confirm the update for a device").argument("<id>", "plan id", int).argument("<device>", "device name"))
+    .action(async (id: number, device: string, o: { url: string }) => print(await api(o.url, "POST", `/api/plans/${id}/devices/${encodeURIComponent(device)}/confirm`)));
   url(server.command("devices").description("devices, their versions and states")).option("--product <p>", "only this product")
     .action(async (o: { url: string; product?: string }) => print(await api(o.url, "GET", `/api/devices${o.product ? `?product=${encodeURIComponent(o.product)}` : ""}`)));
   url(server.command("events").description("the event log")).option("--device <name>", "one device").option("--plan <id>", "one plan", int)

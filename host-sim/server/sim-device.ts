@@ -7,9 +7,8 @@
 
 import { Agent } from "../../src/agent/agent.ts";
 import type { BootReport, Progress, UpdateResult } from "../../src/agent/types.ts";
-import { ErrorCode } from "../../src/errors.ts";
-import { AlibabaOtaClient, ProgressReporter, encodeProgress } from "../../src/protocol/alibaba-mqtt.ts";
-import { HttpReporter, ManifestPoller } from "../../src/protocol/http-manifest.ts";
+import { AlibabaOtaClient } from "../../src/protocol/alibaba-mqtt.ts";
+import { HttpDevice } from "../../src/protocol/http-device.ts";
 import { QuecPlanClient, connectQuecMqtt, mqttSender, quecTopics, type PlanMemo } from "../../src/protocol/quec-plan.ts";
 import { profile as boardProfile } from "../boards/profiles.ts";
 import { SimBoard } from "../board.ts";
@@ -204,42 +203,20 @@ export class SimDevice {
       client.request();
       return { progress: (p) => client.progress(p), close: async () => (await mqtt.settled().catch(() => undefined), await mqtt.close()) };
     }
-    // HTTP manifest polling
-    const base = `${this.o.serverBase}/d/${pk}/${dn}`;
-    const reporter = new HttpReporter(this.meter.wrap(nodeHttp), clock, `${base}/report`);
-    let seq = 0;
-    const post = (step: number, desc: string) => {
-      if (!this.board.flash.isDead) reporter.send(encodeProgress({ id: String(++seq), step, desc }));
-    };
-    const last = report.lastUpdate;
-    if (last) post(last.ok ? 100 : last.errorCode, last.reason);
-    let steps: ProgressReporter | undefined;
-    const poller = new ManifestPoller({
-      http: this.meter.wrap(nodeHttp), clock, url: `${base}/manifest.json?version=${encodeURIComponent(report.version)}`,
-      version: () => report.version, readings: () => this.readings(agent),
-      intervalMs: this.o.pollMs ?? 100, backoffMs: 50, backoffMaxMs: 500, timeoutMs: 5000,
-      update: async (offer) => {
-        steps = new ProgressReporter({ clock, send: post, ...progress });
-        const r = await agent.update(offer);
-        steps.stop();
-        if (!r.ok) steps.fail(r.errorCode === 0 ? ErrorCode.UpdateFailed : r.errorCode, r.reason);
-        else if (steps.last < 99) post(99, r.reason);
-        steps = undefined;
-        await reporter.idle();
-        onResult(r);
-        return r;
-      },
-      onPoll: (outcome) => {
-        if (outcome.kind === "rejected") post(ErrorCode.UpdateFailed, outcome.reason);
-      },
+    // HTTP manifest polling (the dialect examples/esp32 speaks)
+    const device = new HttpDevice({
+      http: this.meter.wrap(nodeHttp), clock, server: this.o.serverBase, product: pk, device: dn, report,
+      readings: () => this.readings(agent), update: (offer) => agent.update(offer),
+      pollMs: this.o.pollMs ?? 100, backoffMs: 50, backoffMaxMs: 500, timeoutMs: 5000, progress,
+      canSend: () => !this.board.flash.isDead, onResult,
     });
-    poller.start();
+    device.start();
     return {
-      progress: (p) => steps?.report(p.percent, p.phase),
+      progress: (p) => device.progress(p),
       close: async () => {
-        poller.stop();
+        device.stop();
         // A board that lost power sends nothing more; its clock (the reporter's timeouts) stopped.
-        if (!this.board.flash.isDead) await Promise.race([reporter.idle(), new Promise((r) => setTimeout(r, 2000))]);
+        if (!this.board.flash.isDead) await Promise.race([device.idle(), new Promise((r) => setTimeout(r, 2000))]);
       },
     };
   }
