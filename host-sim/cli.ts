@@ -171,7 +171,7 @@ export function program(): Command {
   const sim = cli.command("sim").description("simulated boards");
   const boards = Object.keys(BOARD_PROFILES);
   sim.command("update").description("a full update on a simulated board with the local server")
-    .addOption(new Option("--board <name>", "board profile (STM32 boards: engine node, protocol direct)").choices(boards).default("esp32-4mb"))
+    .addOption(new Option("--board <name>", "board profile (STM32 boards: engine node or xs, protocol direct)").choices(boards).default("esp32-4mb"))
     .option("--flash <file>", "flash image file (created with 1.0.0 when missing, with its folders)")
     .option("--size <size>", "size of the offered image", size, DEFAULT_SIZE)
     .option("--to-version <v>", "version the server offers (default 2.0.0, or one minor above the running version when that is 2.0.0 or newer)")

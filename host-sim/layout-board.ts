@@ -23,6 +23,8 @@ import { NodeClock } from "./node-clock.ts";
 import { publicKeyOf, SIM_BOARD_KEY, type Stm32ImageFormat } from "./stm32-images.ts";
 import type { BoardReadings } from "./board.ts";
 import type { RuntimeTarget } from "./xs/runtime-protocol.ts";
+import type { ServedRegion } from "./xs/board-services.ts";
+import type { Sector } from "../src/ports.ts";
 import { toHex } from "../src/util/bytes.ts";
 
 export type LayoutProfile = McubootBoardProfile | DualBankBoardProfile;
@@ -45,6 +47,11 @@ const DATA = 0x01;
 const DATA_CUSTOM = 0x80;
 const XS_TYPE = 0x40;
 const XS_SUBTYPE = 0x01;
+
+/** The native name of an MCUboot primary slot's trailer partition. */
+export function trailerPath(primary: string): string {
+  return `${primary}-trailer`;
+}
 
 export class LayoutBoard {
   readonly profile: LayoutProfile;
@@ -164,14 +171,37 @@ export class LayoutBoard {
     return new DualBankTarget({ ...common, banks: d.banks, flags: d.flags, optionBytes: simOptionBytes(platform.partitions.open(d.optionBytes)) });
   }
 
-  /** The boot target as the XS runtime builds it (host-sim/xs/runtime-entry.ts); the dual-bank
-   * board only: the Moddable platform opens the running slot read-only, where MCUboot's
-   * boot_set_confirmed writes, and serves one uniform erase block, not the F4's sector map. */
+  /** The boot target as the XS runtime builds it (host-sim/xs/runtime-entry.ts). MCUboot: the
+   * platform opens the primary slot (the running one) read-only and its trailer sector(s) as the
+   * writable partition `trailerPath` (src/platform/moddable/partitions.ts), where
+   * boot_set_confirmed writes image_ok. */
   runtimeTarget(): RuntimeTarget {
     const p = this.profile;
-    if (p.target !== "stm32-dualbank") throw new Error(`engine xs runs the ESP and dual-bank boards; ${p.name} runs on engine node`);
+    const keys = this.keys.map((k) => toHex(k.spki));
+    if (p.target === "mcuboot") {
+      const m = p.mcuboot;
+      return { kind: "mcuboot", keys, strategy: m.strategy, maxAlign: m.maxAlign, primary: m.primary, secondary: m.secondary, trailer: trailerPath(m.primary), journal: m.journal };
+    }
     const d = p.dualBank;
-    return { kind: "stm32-dualbank", keys: this.keys.map((k) => toHex(k.spki)), banks: [d.banks[0], d.banks[1]], flags: d.flags, optionBytes: d.optionBytes, journal: d.journal };
+    return { kind: "stm32-dualbank", keys, banks: [d.banks[0], d.banks[1]], flags: d.flags, optionBytes: d.optionBytes, journal: d.journal };
+  }
+
+  /** The chip's sector map when it is not uniform (the F4's 16/64/128 KiB sectors). */
+  get sectorMap(): Sector[] | undefined {
+    return this.profile.sectors?.map((x) => ({ offset: x.offset, size: x.size }));
+  }
+
+  /** Regions the flash natives open by a name of their own inside a partition: the MCUboot
+   * primary's trailer sector(s) (those reaching past the image area, statusOff), as a firmware
+   * declares them in its partition table (a Zephyr fixed-partition). */
+  get regions(): readonly ServedRegion[] {
+    const p = this.profile;
+    if (p.target !== "mcuboot") return [];
+    const m = p.mcuboot;
+    const primary = this.partition(m.primary);
+    const statusOff = new McubootBootControl(primary, this.partition(m.secondary), { strategy: m.strategy, maxAlign: m.maxAlign }).primaryLayout.statusOff;
+    const first = primary.geometry.sectors.find((x) => x.offset + x.size > statusOff)!;
+    return [{ path: trailerPath(m.primary), label: m.primary, offset: first.offset, size: primary.geometry.size - first.offset }];
   }
 
   /** Room for an image in the slot the next update goes to: the MCUboot secondary below its

@@ -157,9 +157,6 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
   }
   const prof = boardProfile(o.board ?? o.existing?.profile.name ?? "esp32-4mb");
   const size = o.size ?? DEFAULT_SIZE;
-  if (o.engine === "xs" && prof.target === "mcuboot") {
-    throw new Error(`sim update: engine xs runs the ESP and dual-bank boards; ${prof.name} runs on engine node`);
-  }
   if (o.engine === "qemu" && (prof.target === "mcuboot" || prof.target === "stm32-dualbank")) {
     throw new Error(`sim update: engine qemu runs the esp32-4mb board; ${prof.name} runs on engine node or xs`);
   }
@@ -354,6 +351,8 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     if (board instanceof LayoutBoard) {
       args.target = board.runtimeTarget();
       args.writeAlign = board.profile.writeAlign;
+      const map = board.sectorMap;
+      if (map) args.sectorMap = map;
     }
     const r = await engine.powerOn(args);
     switch (r.outcome) {

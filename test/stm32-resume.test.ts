@@ -7,7 +7,7 @@ import { simUpdate, type SimUpdateOptions } from "../host-sim/sim-update.ts";
 import { ENGINES, type Engine } from "./helpers/engines.ts";
 
 const SIZE = 150 * 1024;
-const RUNS: [string, Engine][] = [["stm32f4-1mb", "node"], ...ENGINES.map((e): [string, Engine] => ["stm32l4-dualbank-1mb", e])];
+const RUNS: [string, Engine][] = ["stm32f4-1mb", "stm32l4-dualbank-1mb"].flatMap((b) => ENGINES.map((e): [string, Engine] => [b, e]));
 const CASES: [string, Partial<SimUpdateOptions>][] = [
   ["--ignore-range with a drop: restarts from 0 and ends on 2.0.0", { ignoreRange: true, dropAt: [70_000] }],
   ["--stall-at: times out, resumes and ends on 2.0.0", { stallAt: 50_000, stallMs: 300 }],

@@ -1,4 +1,4 @@
-// The power-cut sweep on the STM32 boards (node engine; the dual-bank board also in XS): a sample of the flash operations of an
+// The power-cut sweep on the STM32 boards (node engine, and a sample in XS): a sample of the flash operations of an
 // update and of a rollback (the simulated MCUboot's swap and revert included: they are flash
 // operations of the same chip) plus every journal operation, in every cut mode, some runs with a
 // second cut during the recovery. The full sweep (every operation) is `xs-ota sim torture
@@ -17,9 +17,11 @@ for (const board of ["stm32f4-1mb", "stm32l4-dualbank-1mb"]) {
   });
 }
 
-test("xs: stm32l4-dualbank-1mb: sampled cuts, all modes, update and rollback: no failure", async (t) => {
-  const r = await torture({ board: "stm32l4-dualbank-1mb", engine: "xs", size: 64 * 1024, cutPoints: 10 });
-  t.log(JSON.stringify(r));
-  t.is(r.failures, 0, r.firstFailure ? `${r.firstFailure.problem}\n${r.firstFailure.command}` : "");
-  t.true(r.runs >= 3 * 2 * 10, `${r.runs} runs`);
-});
+for (const board of ["stm32f4-1mb", "stm32l4-dualbank-1mb"]) {
+  test(`xs: ${board}: sampled cuts, all modes, update and rollback: no failure`, async (t) => {
+    const r = await torture({ board, engine: "xs", size: 64 * 1024, cutPoints: 10 });
+    t.log(JSON.stringify(r));
+    t.is(r.failures, 0, r.firstFailure ? `${r.firstFailure.problem}\n${r.firstFailure.command}` : "");
+    t.true(r.runs >= 3 * 2 * 10, `${r.runs} runs`);
+  });
+}

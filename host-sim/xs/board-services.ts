@@ -41,6 +41,29 @@ export interface ServedBoard {
   readonly entries: readonly PartitionInfo[];
   readonly profile: { sectorSize: number };
   partition(label: string): FlashPartition;
+  /** Named regions inside partitions the natives open as partitions of their own (the MCUboot
+   * primary slot's trailer sectors). */
+  readonly regions?: readonly ServedRegion[];
+}
+
+/** A region of partition `label`, [offset, offset + size), opened under `path`. */
+export interface ServedRegion {
+  path: string;
+  label: string;
+  offset: number;
+  size: number;
+}
+
+/** The erase unit the flash module reports for [offset, offset + size) of a partition: its
+ * smallest sector (every sector of the STM32F4's partitions is one size; the platform takes a
+ * mixed map from its sectorMap option). */
+function blockSizeOf(board: ServedBoard, view: FlashPartition, offset: number, size: number): number {
+  let block = 0;
+  for (const s of view.geometry.sectors) {
+    if (s.offset + s.size <= offset || s.offset >= offset + size) continue;
+    if (block === 0 || s.size < block) block = s.size;
+  }
+  return block || board.profile.sectorSize;
 }
 
 /** Runs a flash operation; a power cut stops the board (the worker) inside the call. */
@@ -152,20 +175,26 @@ export function boardServices(board: ServedBoard, net: BoardHttp): XsServices {
   return {
     flash: {
       open(path: string): XsFlashPartition {
-        const label = labelOf(board, path);
+        const region = board.regions?.find((r) => r.path === path);
+        const label = region ? region.label : labelOf(board, path);
         if (!label) throw new Error("can't find partition");
         const entry = board.entries.find((e) => e.label === label)!;
-        const blockSize = board.profile.sectorSize;
         const view = guard(board, () => board.partition(label));
+        const base = region ? region.offset : 0;
+        const size = region ? region.size : entry.size;
+        const blockSize = blockSizeOf(board, view, base, size);
+        const check = (offset: number, length: number): void => {
+          if (offset < 0 || length < 0 || offset + length > size) throw new Error(`${path}: [${offset}, +${length}) outside the partition`);
+        };
         return {
-          size: entry.size,
+          size,
           blockSize,
-          read: (offset, length) => guard(board, () => view.read(offset, length)),
-          write: (offset, data) => guard(board, () => view.write(offset, data)),
-          eraseBlocks: (start, end) => guard(board, () => view.erase(start * blockSize, (end - start) * blockSize)),
+          read: (offset, length) => guard(board, () => (check(offset, length), view.read(base + offset, length))),
+          write: (offset, data) => guard(board, () => (check(offset, data.byteLength), view.write(base + offset, data))),
+          eraseBlocks: (start, end) => guard(board, () => (check(start * blockSize, (end - start) * blockSize), view.erase(base + start * blockSize, (end - start) * blockSize))),
         };
       },
-      labels: () => board.entries.map((e) => e.label),
+      labels: () => [...board.entries.map((e) => e.label), ...(board.regions ?? []).map((r) => r.path)],
     },
     preference: {
       get(domain, key) {

@@ -19,6 +19,7 @@
 import { Agent } from "../../src/agent/agent.ts";
 import type { LogPort, Platform } from "../../src/ports.ts";
 import type { BootTarget } from "../../src/targets/boot-target.ts";
+import { McubootTarget } from "../../src/targets/mcuboot/mcuboot-target.ts";
 import { DualBankTarget } from "../../src/targets/stm32-dualbank/dualbank-target.ts";
 import { pageOptionBytes } from "../../src/targets/stm32-dualbank/option-bytes.ts";
 import { parseSpki } from "../../src/crypto/public-key.ts";
@@ -30,6 +31,18 @@ import { EVENT_PREFIX, type RuntimeArgs, type RuntimeEvent, type RuntimeResult, 
 
 /** The boot target args.target names, over the platform's partitions. */
 function bootTarget(platform: Platform, t: RuntimeTarget): BootTarget {
+  if (t.kind === "mcuboot") {
+    return new McubootTarget({
+      partitions: platform.partitions,
+      digests: platform.digests,
+      signatures: platform.signatures,
+      keys: t.keys.map((k) => parseSpki(fromHex(k))),
+      strategy: t.strategy,
+      maxAlign: t.maxAlign,
+      primary: t.primary,
+      secondary: t.secondary,
+    });
+  }
   return new DualBankTarget({
     partitions: platform.partitions,
     digests: platform.digests,
@@ -56,7 +69,16 @@ async function main(args: RuntimeArgs): Promise<RuntimeResult> {
   };
   const battery = args.battery;
   const platform = buildModdablePlatform(
-    { layout: args.layout, runningSlot: args.runningSlot, log, battery: () => battery, chip: args.chip, writeAlign: args.writeAlign },
+    {
+      layout: args.layout,
+      runningSlot: args.runningSlot,
+      log,
+      battery: () => battery,
+      chip: args.chip,
+      writeAlign: args.writeAlign,
+      sectorMap: args.sectorMap,
+      runningTrailer: args.target?.kind === "mcuboot" ? args.target.trailer : undefined,
+    },
     net ? { flash, net } : { flash },
   );
   const failSelfTest = args.failSelfTest === true;

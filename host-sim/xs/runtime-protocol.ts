@@ -3,7 +3,8 @@
 // Plain ECMAScript and types only: compiled for both sides.
 
 import type { BootReport, UpdateResult } from "../../src/agent/types.ts";
-import type { ChipInfo, PartitionInfo } from "../../src/ports.ts";
+import type { ChipInfo, PartitionInfo, Sector } from "../../src/ports.ts";
+import type { McubootStrategy } from "../../src/targets/mcuboot/trailer.ts";
 import type { DownloadTuning } from "../../src/download/downloader.ts";
 
 /** trace() lines carrying an event for the host: EVENT_PREFIX + JSON + "\n". */
@@ -34,11 +35,28 @@ export interface RuntimeArgs {
   verbose?: boolean;
   /** The flash write unit when the flash module does not report it (8 on STM32L4). */
   writeAlign?: number;
-  /** A boot target other than the default ESP-IDF one (the STM32 dual-bank board). */
+  /** The chip's erase sectors (absolute offsets) when they are not uniform (STM32F4). */
+  sectorMap?: Sector[];
+  /** A boot target other than the default ESP-IDF one (the STM32 boards). */
   target?: RuntimeTarget;
 }
 
-export interface RuntimeTarget {
+export type RuntimeTarget = DualBankRuntimeTarget | McubootRuntimeTarget;
+
+export interface McubootRuntimeTarget {
+  kind: "mcuboot";
+  /** Trusted keys: DER SubjectPublicKeyInfo as hex. */
+  keys: string[];
+  strategy: McubootStrategy;
+  maxAlign: number;
+  primary: string;
+  secondary: string;
+  /** Native name of the primary slot's trailer sector(s), opened writable (partitions.ts). */
+  trailer: string;
+  journal: string;
+}
+
+export interface DualBankRuntimeTarget {
   kind: "stm32-dualbank";
   /** Trusted keys: DER SubjectPublicKeyInfo as hex. */
   keys: string[];

@@ -3,7 +3,7 @@
 // Call it at run time (from main), never at module top level: preloaded modules run at build
 // time, where natives such as Flash and Preference are not available (moddable-sdk.md §9).
 
-import type { ChipInfo, LogPort, PartitionInfo, Platform } from "../../ports.ts";
+import type { ChipInfo, LogPort, PartitionInfo, Platform, Sector } from "../../ports.ts";
 import { ModdableClock } from "./clock.ts";
 import { ModdableDigests } from "./digests.ts";
 import type { FlashBackend } from "./flash-backend.ts";
@@ -32,6 +32,11 @@ export interface ModdablePlatformOptions {
   /** Write unit and erased value when the flash module does not report them (ESP32: 4, 0xFF). */
   writeAlign?: number;
   erasedValue?: number;
+  /** The chip's erase sectors (absolute offsets) when they are not uniform (STM32F4); see partitions.ts. */
+  sectorMap?: readonly Sector[];
+  /** MCUboot: native name of the writable partition holding the primary slot's trailer sector(s),
+   * where boot_set_confirmed writes; the running slot itself stays read-only (partitions.ts). */
+  runningTrailer?: string;
   /** `preference` domain (NVS namespace, at most 15 characters). Default "xsota". */
   preferenceDomain?: string;
   /** SecureSocket class and `secure` options, needed for https:// URLs. */
@@ -69,6 +74,8 @@ export function buildModdablePlatform(options: ModdablePlatformOptions, modules:
     running,
     writeAlign: options.writeAlign,
     erasedValue: options.erasedValue,
+    sectorMap: options.sectorMap,
+    runningTrailer: options.runningTrailer,
   });
   const platform: ModdablePlatform = {
     partitions,

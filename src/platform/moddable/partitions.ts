@@ -15,10 +15,22 @@
 // What the natives cannot tell: partition types, subtypes and absolute addresses. They come from
 // `layout`, the table the firmware was built with. Sizes are cross-checked against the device
 // when a partition is opened, and labels too when the module can enumerate them (ECMA-419).
+// Nor can they tell a mixed sector map (STM32F4: 4 x 16, 1 x 64, 7 x 128 KiB; status() has one
+// blockLength per partition): `sectorMap` gives the chip's sectors, and a partition's geometry
+// lists the real sectors it spans (without it, uniform sectors of blockLength).
+//
+// MCUboot (`runningTrailer`): the running image sits in the primary slot, and boot_set_confirmed
+// writes image_ok in that slot's trailer. The running slot stays read-only (the ESP-IDF rule:
+// esp_partition refuses writes to the running app, and nothing may touch the image a device runs
+// from); the firmware declares the primary's last sector(s), those holding the trailer and no
+// image byte, as a partition of their own (on Zephyr a fixed-partition, e.g. "image-0-trailer",
+// opened by flash_area_open like any other), and names it here. The running slot's partition then
+// reads through the read-only handle of the whole slot and writes/erases only inside that
+// trailer partition; a write or erase below its start is refused.
 
-import type { FlashGeometry, FlashPartition, PartitionInfo, PartitionPort } from "../../ports.ts";
+import type { FlashGeometry, FlashPartition, PartitionInfo, PartitionPort, Sector } from "../../ports.ts";
 import type { FlashBackend, RawFlash } from "./flash-backend.ts";
-import { uniformSectors } from "./sectors.ts";
+import { mappedSectors, uniformSectors } from "./sectors.ts";
 
 /** ESP-IDF partition types and subtypes (boot-formats.md §1.4). */
 export const PART_TYPE_APP = 0x00;
@@ -42,6 +54,11 @@ export interface PartitionsOptions {
   /** Overrides for the write unit and erased value when the module does not report them. */
   writeAlign?: number;
   erasedValue?: number;
+  /** The chip's erase sectors (absolute offsets, ascending, no gaps) when they are not uniform. */
+  sectorMap?: readonly Sector[];
+  /** Native name of the writable partition holding the running slot's last sector(s): the MCUboot
+   * primary slot's trailer. The running slot accepts writes and erases there only. */
+  runningTrailer?: string;
 }
 
 export function isOtaApp(p: PartitionInfo): boolean {
@@ -64,6 +81,8 @@ export class ModdablePartitions implements PartitionPort {
   readonly #running: string;
   readonly #writeAlign: number | undefined;
   readonly #erasedValue: number | undefined;
+  readonly #sectorMap: readonly Sector[] | undefined;
+  readonly #runningTrailer: string | undefined;
   readonly #open = new Map<string, FlashPartition>();
   readonly #deviceLabels: string[] | undefined;
 
@@ -73,6 +92,8 @@ export class ModdablePartitions implements PartitionPort {
     this.#running = options.running;
     this.#writeAlign = options.writeAlign;
     this.#erasedValue = options.erasedValue;
+    this.#sectorMap = options.sectorMap ? options.sectorMap.map((x) => Object.freeze({ offset: x.offset, size: x.size })) : undefined;
+    this.#runningTrailer = options.runningTrailer;
     this.#deviceLabels = backend.labels();
     const labels = new Set<string>();
     for (const p of this.#layout) {
@@ -138,14 +159,32 @@ export class ModdablePartitions implements PartitionPort {
     }
     const geometry: FlashGeometry = Object.freeze({
       size: raw.size,
-      sectors: uniformSectors(raw.size, raw.blockLength),
+      sectors: this.#sectorMap ? mappedSectors(this.#sectorMap, entry.address, raw.size, raw.blockLength) : uniformSectors(raw.size, raw.blockLength),
       writeAlign: raw.writeAlign ?? this.#writeAlign ?? DEFAULT_WRITE_ALIGN,
       erasedValue: raw.eraseValue ?? this.#erasedValue ?? DEFAULT_ERASED_VALUE,
     });
-    const partition = new ModdablePartition(label, raw, geometry, target.writable);
+    const tail = label === this.#running && this.#runningTrailer !== undefined ? this.#trailer(label, geometry, this.#runningTrailer) : undefined;
+    const partition = new ModdablePartition(label, raw, geometry, target.writable, this.#sectorMap !== undefined, tail);
     this.#open.set(label, partition);
     return partition;
   }
+
+  /** Opens the running slot's trailer partition (writable): it must be the slot's last whole
+   * sectors. */
+  #trailer(label: string, geometry: FlashGeometry, path: string): Tail {
+    const raw = this.#backend.open(path, true);
+    const start = geometry.size - raw.size;
+    if (!(raw.size > 0) || start < 0 || !geometry.sectors.some((x) => x.offset === start)) {
+      throw new Error(`xs-ota: trailer partition "${path}" (0x${raw.size.toString(16)} bytes) is not the last whole sectors of "${label}" (0x${geometry.size.toString(16)} bytes)`);
+    }
+    return { raw, start };
+  }
+}
+
+/** The writable end of a read-only partition: `raw` covers [start, size). */
+interface Tail {
+  raw: RawFlash;
+  start: number;
 }
 
 class ModdablePartition implements FlashPartition {
@@ -153,12 +192,17 @@ class ModdablePartition implements FlashPartition {
   readonly geometry: FlashGeometry;
   readonly #raw: RawFlash;
   readonly #writable: boolean;
+  readonly #tail: Tail | undefined;
+  /** The sectors come from the sector map (a short list), not uniformSectors. */
+  readonly #mapped: boolean;
 
-  constructor(label: string, raw: RawFlash, geometry: FlashGeometry, writable: boolean) {
+  constructor(label: string, raw: RawFlash, geometry: FlashGeometry, writable: boolean, mapped: boolean, tail?: Tail) {
     this.label = label;
     this.geometry = geometry;
     this.#raw = raw;
     this.#writable = writable;
+    this.#tail = tail;
+    this.#mapped = mapped;
   }
 
   read(offset: number, length: number): Uint8Array {
@@ -168,29 +212,42 @@ class ModdablePartition implements FlashPartition {
   }
 
   write(offset: number, data: Uint8Array): void {
-    this.#writableCheck("write");
     this.#range("write", offset, data.byteLength);
+    const [raw, base] = this.#writer("write", offset);
     const align = this.geometry.writeAlign;
     if (offset % align !== 0 || data.byteLength % align !== 0) {
       throw new RangeError(`${this.label}: write of ${data.byteLength} bytes at 0x${offset.toString(16)} is not ${align}-byte aligned`);
     }
     if (data.byteLength === 0) return;
-    this.#raw.write(offset, data);
+    raw.write(offset - base, data);
   }
 
   erase(offset: number, length: number): void {
-    this.#writableCheck("erase");
     this.#range("erase", offset, length);
-    const block = this.#raw.blockLength;
-    if (offset % block !== 0 || length % block !== 0) {
-      throw new RangeError(`${this.label}: erase [0x${offset.toString(16)}, +0x${length.toString(16)}) is not on ${block}-byte sector bounds`);
+    const [raw, base] = this.#writer("erase", offset);
+    const block = raw.blockLength;
+    const end = offset + length;
+    if ((offset - base) % block !== 0 || length % block !== 0 || !this.#sectorBound(offset) || !this.#sectorBound(end)) {
+      throw new RangeError(`${this.label}: erase [0x${offset.toString(16)}, +0x${length.toString(16)}) is not on sector bounds`);
     }
     if (length === 0) return;
-    this.#raw.eraseBlocks(offset / block, (offset + length) / block);
+    raw.eraseBlocks((offset - base) / block, (end - base) / block);
   }
 
-  #writableCheck(op: string): void {
-    if (!this.#writable) throw new Error(`${this.label}: ${op} refused: the running image's partition is read-only`);
+  /** The handle a write or erase at `offset` goes to, and the partition offset it starts at. */
+  #writer(op: string, offset: number): [RawFlash, number] {
+    if (this.#writable) return [this.#raw, 0];
+    const tail = this.#tail;
+    if (tail && offset >= tail.start) return [tail.raw, tail.start];
+    const where = tail ? ` below its trailer (0x${tail.start.toString(16)})` : "";
+    throw new Error(`${this.label}: ${op} refused: the running image's partition is read-only${where}`);
+  }
+
+  /** Whether `offset` is a sector bound (a uniform map: a multiple of the erase unit). */
+  #sectorBound(offset: number): boolean {
+    if (offset === 0 || offset === this.geometry.size) return true;
+    if (this.#mapped) return this.geometry.sectors.some((x) => x.offset === offset);
+    return offset % this.#raw.blockLength === 0;
   }
 
   #range(op: string, offset: number, length: number): void {
