@@ -33,7 +33,7 @@ for (const protocol of ["mqtt", "plan", "http"] as Protocol[]) {
     t.is(r.bootedVersion, "2.0.0");
     t.is(r.slotSha256, r.imageSha256);
     t.truthy(r.patchBytes);
-    t.is(r.bytesDownloaded, r.patchBytes, "bytes downloaded = patch size");
+    t.is(r.bytesDownloaded, r.patchBytes!, "bytes downloaded = patch size");
     const m = offerMessage(r);
     if (protocol === "mqtt") {
       t.is(m.data.isDiff, 1);
