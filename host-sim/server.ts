@@ -99,6 +99,25 @@ export class UpdateServer {
     return `${this.base}/firmware/app-${this.image.version}.bin`;
   }
 
+  /** Delta packages: where the full image of the current build is served too (for a device
+   * that runs another version than the patch's base). */
+  fullImageUrl(): string {
+    return `${this.base}/firmware/app-${this.image.version}.full.bin`;
+  }
+
+  /** Delta packages: the full image's offer (no delta), or undefined for a full build. */
+  fullOffer(): OfferJson | undefined {
+    const b = this.image.build.image;
+    if (!b) return undefined;
+    return { component: "app", version: this.image.version, size: this.offerSize ?? b.length, url: this.fullImageUrl(), ...digestsOf(b) };
+  }
+
+  /** Delta packages: the digests of the patch bytes (what a dialect that signs the download, as
+   * Alibaba's sign does, carries), or undefined for a full build. */
+  patchDigests(): { md5: string; crc32: string; sha256: string } | undefined {
+    return this.image.build.image ? digestsOf(this.image.build.bytes) : undefined;
+  }
+
   /** The offer for the current build, digests of the good bytes. */
   offer(): OfferJson {
     const build = this.image.build;
@@ -134,7 +153,8 @@ export class UpdateServer {
       res.end(body);
       return;
     }
-    if (url !== `/firmware/app-${this.image.version}.bin`) {
+    const full = url === `/firmware/app-${this.image.version}.full.bin` && this.image.build.image !== undefined;
+    if (url !== `/firmware/app-${this.image.version}.bin` && !full) {
       res.writeHead(404).end();
       return;
     }
@@ -144,8 +164,8 @@ export class UpdateServer {
     const forced = this.faults.httpErrors?.get(n);
     if (forced !== undefined) return this.status(res, forced);
 
-    const bytes = this.served();
-    const etag = this.etag();
+    const bytes = full ? this.image.build.image! : this.served();
+    const etag = full ? this.etag().replace(/"$/, '-full"') : this.etag();
     let start = 0;
     let status = 200;
     const m = typeof range === "string" ? /^bytes=(\d+)-(\d*)$/.exec(range) : null;

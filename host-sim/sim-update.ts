@@ -66,7 +66,12 @@ export interface SimUpdateOptions {
   /** A delta update: the server makes a detools patch from the running image to the target and
    * offers it as a delta package (host-sim/delta/create-patch.ts); `espHeader` puts
    * esp_delta_ota's 64-byte header in front. */
-  delta?: { compression?: PatchCompression; espHeader?: boolean };
+  delta?: {
+    compression?: PatchCompression; espHeader?: boolean;
+    /** Declares the patch as made from this version instead of the running one (a store whose
+     * patch is for another version): with --protocol the device then gets the full image. */
+    baseVersion?: string;
+  };
   /** STM32 boards: the key the served image is signed with (default the boards' own key,
    * host-sim/stm32-images.ts SIM_BOARD_KEY; null: unsigned) and its SEC_CNT. */
   signKey?: KeyObject | null;
@@ -105,8 +110,16 @@ export interface SimUpdateOptions {
   onBootReport?: (report: BootReport, agent: Agent) => void | Promise<void>;
   /** Protocol dialects: delivers the server's offer the dialect's way and applies it, in place
    * of agent.update(offer); resolves with the update's result (or a refusal). */
-  deliver?: (agent: Agent, offer: OfferJson) => Promise<UpdateResult>;
+  deliver?: (agent: Agent, offer: OfferJson, delta?: DeltaAlternatives) => Promise<UpdateResult>;
   log?: (line: string) => void;
+}
+
+/** A delta update's other ways: the full image's offer (served next to the patch) and the
+ * patch's own digests, for the dialect clouds, which offer the patch to a device running its base
+ * version and the full image to any other. */
+export interface DeltaAlternatives {
+  full: OfferJson;
+  patch: { md5: string; crc32: string; sha256: string };
 }
 
 /** An ESP board (board.ts) or an STM32 one (layout-board.ts). */
@@ -201,7 +214,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
       version: toVersion,
       build: first,
       nextBuild: o.changeEtagAt !== undefined ? pack(buildId + 1, served(buildId + 1)) : undefined,
-      delta: base ? { baseVersion: fromVersion, baseSha256: toHex(base.sha256) } : undefined,
+      delta: base ? { baseVersion: o.delta?.baseVersion ?? fromVersion, baseSha256: toHex(base.sha256) } : undefined,
     },
     faults,
   );
@@ -211,6 +224,9 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
     server.offerSize = room + 0x1000;
   }
   const offer = o.mutateOffer ? o.mutateOffer(server.offer()) : server.offer();
+  const fullOffer = server.fullOffer();
+  const patchDigests = server.patchDigests();
+  const alternatives: DeltaAlternatives | undefined = fullOffer && patchDigests ? { full: fullOffer, patch: patchDigests } : undefined;
   const meter = new HttpMeter();
   meter.rebootAt = [...(o.rebootAt ?? [])];
   meter.dropAt = [...(o.dropAt ?? [])];
@@ -268,7 +284,7 @@ export async function simUpdate(o: SimUpdateOptions = {}): Promise<SimUpdateRepo
         // The cloud offers again after every boot until the update settles (the device reports
         // its old version); the agent resumes from its journal when the offer names the same image.
         offered = true;
-        const u = await Promise.race([o.deliver ? o.deliver(agent, offer) : agent.update(offer), lost]);
+        const u = await Promise.race([o.deliver ? o.deliver(agent, offer, alternatives) : agent.update(offer), lost]);
         if (u === "lost") return "lost";
         if (board.restartRequested) return "restart";
         if (!u.ok && !board.flash.isDead) {

@@ -123,6 +123,64 @@ test("SHA256 sign: the SHA-256 comes from sign, MD5 and CRC-32 from extData; thr
   t.deepEqual(p.offer, { component: "app", version: "2.0.1", url: "http://h/x.bin", size: 1000, md5: MD5, crc32: CRC, sha256: SHA, minBattery: 30, minSignal: -95, requiredSpace: 4096 });
 });
 
+// isDiff 1: size and sign (and md5) are the patch's, the target image's size and digests and the
+// source version are extData's.
+const PATCH_MD5 = "0123456789abcdef0123456789abcdef";
+const BASE_SHA = "aa".repeat(32);
+const GOLDEN_DIFF_UPGRADE =
+  `{"code":"1000","data":{"size":2048,"version":"2.0.0","url":"https://ota.example.com/fw/app-1.0.0-2.0.0.patch","signMethod":"Md5",` +
+  `"sign":"${PATCH_MD5}","md5":"${PATCH_MD5}","module":"MCU","isDiff":1,"extData":{"size":432945,"md5":"${MD5}","crc32":"${CRC}","sha256":"${SHA}",` +
+  `"srcVersion":"1.0.0","srcSha256":"${BASE_SHA}"}},"id":1507707026,"message":"success"}`;
+
+test("golden: a differential upgrade message (isDiff 1) becomes a delta offer", (t) => {
+  const bytes = encodeUpgrade({
+    id: 1507707026,
+    data: {
+      size: 2048, version: "2.0.0", url: "https://ota.example.com/fw/app-1.0.0-2.0.0.patch", signMethod: "Md5", sign: PATCH_MD5, md5: PATCH_MD5,
+      module: "MCU", isDiff: 1, extData: { size: 432945, md5: MD5, crc32: CRC, sha256: SHA, srcVersion: "1.0.0", srcSha256: BASE_SHA },
+    },
+  });
+  t.is(dec(bytes), GOLDEN_DIFF_UPGRADE);
+  const p = parseUpgrade(GOLDEN_DIFF_UPGRADE, { appModule: "MCU" });
+  t.deepEqual(p.offer, {
+    component: "app", version: "2.0.0", url: "https://ota.example.com/fw/app-1.0.0-2.0.0.patch", size: 432945, md5: MD5, crc32: CRC, sha256: SHA,
+    delta: { baseVersion: "1.0.0", baseSha256: BASE_SHA, size: 2048 },
+  });
+  // SHA256 sign: the patch's SHA-256 is never taken for the image's.
+  const sha = parseUpgrade(diff((d, ext) => ((d.signMethod = "SHA256"), (d.sign = "bb".repeat(32)), delete d.md5, delete ext.srcSha256)), { appModule: "MCU" });
+  t.deepEqual(sha.offer.delta, { baseVersion: "1.0.0", size: 2048 });
+  t.is(sha.offer.sha256, SHA);
+});
+
+function diff(mut: (d: Record<string, unknown>, ext: Record<string, unknown>) => void): string {
+  const o = JSON.parse(GOLDEN_DIFF_UPGRADE) as Record<string, unknown>;
+  const d = o.data as Record<string, unknown>;
+  mut(d, d.extData as Record<string, unknown>);
+  return JSON.stringify(o);
+}
+
+const HOSTILE_DIFF: [string, string, RegExp][] = [
+  ["no srcVersion", diff((_d, e) => delete e.srcVersion), /srcVersion must be a string/],
+  ["srcVersion not orderable", diff((_d, e) => (e.srcVersion = "old")), /extData.srcVersion "old" is not a SemVer/],
+  ["srcVersion with a slash", diff((_d, e) => (e.srcVersion = "1.0/0")), /srcVersion .* has characters outside/],
+  ["no target size", diff((_d, e) => delete e.size), /size must be an integer/],
+  ["target size as a string", diff((_d, e) => (e.size = "432945")), /size must be an integer/],
+  ["target size zero", diff((_d, e) => (e.size = 0)), /size 0 out of range/],
+  ["no target SHA-256", diff((_d, e) => delete e.sha256), /missing digest sha256: a differential package/],
+  ["no target MD5 (sign is the patch's)", diff((_d, e) => delete e.md5), /missing digest md5: a differential package/],
+  ["srcSha256 not hex", diff((_d, e) => (e.srcSha256 = "z".repeat(64))), /srcSha256 must be 64 hex/],
+  ["patch size fractional", diff((d) => (d.size = 2.5)), /delta.size must be an integer/],
+  ["patch md5 disagrees with sign", diff((d) => (d.md5 = "0".repeat(32))), /conflicting md5/],
+];
+
+for (const [name, payload, reason] of HOSTILE_DIFF) {
+  test(`hostile differential upgrade message: ${name} -> OtaError(-1)`, (t) => {
+    const e = t.throws(() => parseUpgrade(payload, { appModule: "MCU" }), { instanceOf: OtaError });
+    t.is(e!.code, -1);
+    t.regex(e!.reason, reason);
+  });
+}
+
 function upgrade(mut: (d: Record<string, unknown>, o: Record<string, unknown>) => void): string {
   const o = JSON.parse(GOLDEN_UPGRADE) as Record<string, unknown>;
   mut(o.data as Record<string, unknown>, o);
@@ -154,7 +212,8 @@ const HOSTILE: [string, string, RegExp][] = [
   ["missing SHA-256", upgrade((d) => delete (d.extData as Record<string, unknown>).sha256), /missing digest sha256/],
   ["no extData at all", upgrade((d) => delete d.extData), /missing digest crc32/],
   ["md5 disagrees with sign", upgrade((d) => (d.md5 = "0".repeat(32))), /conflicting md5/],
-  ["differential package", upgrade((d) => (d.isDiff = 1)), /isDiff 1/],
+  ["differential package without the target's digests", upgrade((d) => (d.isDiff = 1)), /missing digest md5: a differential package \(isDiff 1\)/],
+  ["isDiff 2", upgrade((d) => (d.isDiff = 2)), /isDiff 2 out of range 0\.\.1/],
   ["isDiff not 0/1", upgrade((d) => (d.isDiff = true)), /isDiff must be an integer/],
   ["another module", upgrade((d) => (d.module = "WIFI")), /module WIFI is not handled/],
   ["module with a topic separator", upgrade((d) => (d.module = "a/b")), /module/],

@@ -117,6 +117,55 @@ test("policy refusals carry their reason and change nothing", async (t) => {
   t.deepEqual(calls, []);
 });
 
+const BASE_SHA = "aa".repeat(32);
+const PATCH_URL = "https://ota.example.com/app-1.0.0-2.0.0.patch";
+// Golden: a server that knows the device's version answers one delta offer.
+const GOLDEN_DELTA_MANIFEST = `{"component":"app","version":"2.0.0","url":"${PATCH_URL}","size":262144,"md5":"${MD5}","crc32":"${CRC}","sha256":"${SHA}","delta":{"baseVersion":"1.0.0","baseSha256":"${BASE_SHA}","size":4096}}`;
+// Golden: a static manifest lists the full image and patches by running version.
+const GOLDEN_DELTAS_MANIFEST = `{"component":"app","version":"2.0.0","url":"https://ota.example.com/app-2.0.0.bin","size":262144,"md5":"${MD5}","crc32":"${CRC}","sha256":"${SHA}",` +
+  `"deltas":[{"baseVersion":"1.0.0","baseSha256":"${BASE_SHA}","size":4096,"url":"${PATCH_URL}"},{"baseVersion":"1.5.0","size":3000,"url":"https://ota.example.com/app-1.5.0-2.0.0.patch"}]}`;
+
+test("golden: a manifest with a delta becomes a delta offer", async (t) => {
+  const { p, calls } = poller(new ScriptedHttp([{ status: 200, body: GOLDEN_DELTA_MANIFEST }]), new FakeClock());
+  t.is((await p.pollOnce()).kind, "updated");
+  t.deepEqual(calls, [{ ...MANIFEST, url: PATCH_URL, delta: { baseVersion: "1.0.0", baseSha256: BASE_SHA, size: 4096 } }]);
+});
+
+test("golden: a manifest listing deltas: the device takes the patch from its version, the full image from any other", async (t) => {
+  const on1 = poller(new ScriptedHttp([{ status: 200, body: GOLDEN_DELTAS_MANIFEST }]), new FakeClock(), { version: "1.0.0" });
+  await on1.p.pollOnce();
+  t.deepEqual(on1.calls, [{ ...MANIFEST, url: PATCH_URL, delta: { baseVersion: "1.0.0", baseSha256: BASE_SHA, size: 4096 } }]);
+  const on15 = poller(new ScriptedHttp([{ status: 200, body: GOLDEN_DELTAS_MANIFEST }]), new FakeClock(), { version: "1.5.0" });
+  await on15.p.pollOnce();
+  t.deepEqual(on15.calls[0].delta, { baseVersion: "1.5.0", size: 3000 });
+  const on12 = poller(new ScriptedHttp([{ status: 200, body: GOLDEN_DELTAS_MANIFEST }]), new FakeClock(), { version: "1.2.0" });
+  await on12.p.pollOnce();
+  t.deepEqual(on12.calls, [MANIFEST]);
+});
+
+const DELTAS = JSON.parse(GOLDEN_DELTAS_MANIFEST) as Record<string, unknown>;
+const withDeltas = (deltas: unknown, extra: Record<string, unknown> = {}) => JSON.stringify({ ...DELTAS, deltas, ...extra });
+
+for (const [name, body, reason] of [
+  ["delta and deltas", withDeltas([], { delta: { baseVersion: "1.0.0", size: 1 } }), /delta or deltas, not both/],
+  ["deltas not an array", withDeltas({ baseVersion: "1.0.0" }), /deltas must be an array/],
+  ["too many deltas", withDeltas(Array.from({ length: 17 }, (_, i) => ({ baseVersion: `1.${i}.0`, size: 1, url: PATCH_URL }))), /at most 16/],
+  ["a delta entry not an object", withDeltas(["x"]), /deltas\[0\] must be an object/],
+  ["a delta entry with an ftp url (not this device's version)", withDeltas([{ baseVersion: "0.9.0", size: 4, url: "ftp://x/p" }]), /url must be http/],
+  ["a delta entry without size", withDeltas([{ baseVersion: "1.0.0", url: PATCH_URL }]), /delta.size must be an integer/],
+  ["a delta entry with a bad baseVersion", withDeltas([{ baseVersion: "old", size: 4, url: PATCH_URL }]), /baseVersion "old" is not a SemVer/],
+  ["two patches from one version", withDeltas([{ baseVersion: "1.0.0", size: 4, url: PATCH_URL }, { baseVersion: "1.0.0", size: 5, url: PATCH_URL }]), /two patches from 1.0.0/],
+  ["a delta with a bad baseSha256", JSON.stringify({ ...MANIFEST, delta: { baseVersion: "1.0.0", size: 4, baseSha256: "xyz" } }), /baseSha256 must be 64 hex/],
+] as [string, string, RegExp][]) {
+  test(`hostile delta manifest (${name}) is an error and no update`, async (t) => {
+    const { p, calls } = poller(new ScriptedHttp([{ status: 200, body }]), new FakeClock());
+    const o = await p.pollOnce();
+    t.is(o.kind, "error");
+    t.regex((o as { reason: string }).reason, reason);
+    t.deepEqual(calls, []);
+  });
+}
+
 for (const [name, body, reason] of [
   ["not JSON", "<html>", /not JSON/],
   ["wrong types", JSON.stringify({ ...MANIFEST, size: "big" }), /size must be an integer/],

@@ -80,7 +80,32 @@ test("policy: accepts a plan the device meets, says why it refuses the others", 
   t.false(no({}, { batteryPercent: 10 }).accept);
 });
 
+// A delta package: url serves the patch (delta.size bytes) from the plan's sourceVersion; size and
+// digests stay the target image's.
+const BASE_SHA = "aa".repeat(32);
+const DELTA_PKG_JSON = `{"type":"package","taskId":"t1","component":"app","version":"2.0.0","url":"https://ota.example.com/app-1.0.0-2.0.0.patch","md5":"${MD5}","crc32":"${CRC}","sha256":"${SHA}","size":262144,"delta":{"size":4096,"baseSha256":"${BASE_SHA}"}}`;
+
+test("golden: a delta package, encoded and parsed; the client offers it with the plan's sourceVersion as its base", async (t) => {
+  const pkg = { taskId: "t1", component: "app", version: "2.0.0", url: "https://ota.example.com/app-1.0.0-2.0.0.patch", md5: MD5, crc32: CRC, sha256: SHA, size: 262144, delta: { size: 4096, baseSha256: BASE_SHA } };
+  t.is(dec(encodePackage(pkg)), DELTA_PKG_JSON);
+  t.deepEqual(parseCloudMessage(DELTA_PKG_JSON), { type: "package", ...pkg });
+  t.deepEqual(parseCloudMessage(DELTA_PKG_JSON.replace(`,"baseSha256":"${BASE_SHA}"`, "")), { type: "package", ...pkg, delta: { size: 4096 } });
+  const h = harness();
+  h.c.receive(PLAN_JSON);
+  h.c.receive(DELTA_PKG_JSON);
+  t.true((await h.c.result())?.ok);
+  t.deepEqual(h.calls[0], {
+    component: "app", version: "2.0.0", url: "https://ota.example.com/app-1.0.0-2.0.0.patch", size: 262144, md5: MD5, crc32: CRC, sha256: SHA,
+    minBattery: 30, minSignal: -100, requiredSpace: 1048576, delta: { baseVersion: "1.0.0", baseSha256: BASE_SHA, size: 4096 },
+  });
+});
+
 const HOSTILE: [string, string, RegExp][] = [
+  ["delta package: delta not an object", DELTA_PKG_JSON.replace(/"delta":\{[^}]*\}/, `"delta":[4096]`), /delta must be an object/],
+  ["delta package: patch size missing", DELTA_PKG_JSON.replace(`"size":4096,`, ""), /delta.size must be an integer/],
+  ["delta package: patch size as a string", DELTA_PKG_JSON.replace(`"size":4096`, `"size":"4096"`), /delta.size must be an integer/],
+  ["delta package: patch size zero", DELTA_PKG_JSON.replace(`"size":4096`, `"size":0`), /delta.size must be an integer/],
+  ["delta package: baseSha256 too short", DELTA_PKG_JSON.replace(BASE_SHA, "aa"), /delta.baseSha256 must be 64 hex/],
   ["not JSON", "{", /not JSON/],
   ["unknown type", `{"type":"reboot"}`, /type must be/],
   ["battery as a string", PLAN_JSON.replace(`"minBattery":30`, `"minBattery":"30"`), /minBattery must be an integer/],

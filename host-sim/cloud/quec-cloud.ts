@@ -13,7 +13,11 @@ import { ProtocolLog } from "./protocol-log.ts";
 
 export interface QuecJob {
   taskId?: string;
+  /** The full image. */
   offer: OfferJson;
+  /** A delta package: sent instead of the full image when the plan's sourceVersion is the
+   * patch's base version. */
+  patch?: OfferJson & { delta: NonNullable<OfferJson["delta"]> };
   sourceVersion: string;
   minBattery?: number;
   minSignal?: number;
@@ -31,9 +35,17 @@ export function planFor(job: QuecJob): Plan {
   return p;
 }
 
+/** The package of a job: the delta package when the plan starts from the patch's base version,
+ * the full image otherwise. */
 export function packageFor(job: QuecJob): PackageInfo {
-  const o = job.offer;
-  return { taskId: job.taskId ?? "task-1", component: o.component, version: o.version, url: o.url, md5: o.md5, crc32: o.crc32, sha256: o.sha256, size: o.size };
+  const p = job.patch;
+  const o = p && p.delta.baseVersion === job.sourceVersion ? p : job.offer;
+  const info: PackageInfo = { taskId: job.taskId ?? "task-1", component: o.component, version: o.version, url: o.url, md5: o.md5, crc32: o.crc32, sha256: o.sha256, size: o.size };
+  if (o.delta) {
+    info.delta = { size: o.delta.size };
+    if (o.delta.baseSha256 !== undefined) info.delta.baseSha256 = o.delta.baseSha256;
+  }
+  return info;
 }
 
 function tampered(bytes: Uint8Array, f: ((m: Record<string, unknown>) => unknown) | undefined): Uint8Array {

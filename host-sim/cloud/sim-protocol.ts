@@ -8,6 +8,9 @@
 //         events 10700..10706, and the result after the reboot.
 //   http  a JSON manifest polled over HTTP with backoff; progress reports POSTed to /report.
 // Every boot opens a new device connection (the board lost power: so did its radio).
+// With --delta the clouds hold the full image and the patch: a device running the patch's base
+// gets the delta package (isDiff 1; a package with delta; a manifest's deltas entry), any other
+// the full image (the server serves both).
 
 import { existsSync } from "node:fs";
 import type { Agent } from "../../src/agent/agent.ts";
@@ -25,7 +28,7 @@ import { buildTestImage } from "../image-builder.ts";
 import { NodeClock } from "../node-clock.ts";
 import { nodeHttp } from "../node-http.ts";
 import type { OfferJson } from "../server.ts";
-import { simUpdate, type SimUpdateOptions, type SimUpdateReport } from "../sim-update.ts";
+import { simUpdate, type DeltaAlternatives, type SimUpdateOptions, type SimUpdateReport } from "../sim-update.ts";
 import { AlibabaCloud } from "./alibaba-cloud.ts";
 import { ManifestServer } from "./manifest-server.ts";
 import { startBroker, type Broker } from "./mqtt-broker.ts";
@@ -81,10 +84,17 @@ export interface SimProtocolReport extends SimUpdateReport {
 /** One power-on of the device's cloud connection. */
 interface Session {
   /** Delivers the offer the dialect's way and applies it. */
-  deliver(agent: Agent, offer: OfferJson): Promise<UpdateResult>;
+  deliver(agent: Agent, offer: OfferJson, delta?: DeltaAlternatives): Promise<UpdateResult>;
   progress(p: Progress): void;
   /** Waits until the cloud received everything sent, then closes the connection. */
   close(): Promise<void>;
+}
+
+/** The server's offer as the clouds hold it: the full image, and the patch next to it when the
+ * server made one (offered to a device on the patch's base version only). */
+function jobOffers(offer: OfferJson, delta: DeltaAlternatives | undefined): { full: OfferJson; patch?: OfferJson & { delta: NonNullable<OfferJson["delta"]> } } {
+  if (!offer.delta || !delta) return { full: offer };
+  return { full: delta.full, patch: { ...offer, delta: offer.delta } };
 }
 
 function refused(reason: string, offer: OfferJson | Offer, from: string): UpdateResult {
@@ -190,9 +200,10 @@ export async function simProtocolUpdate(o: SimProtocolOptions): Promise<SimProto
     client.start(report);
     await mqtt.settled();
     return {
-      deliver: (_agent, offer) => {
+      deliver: (_agent, offer, delta) => {
         const cloud = alibaba!;
-        cloud.job ??= { offer, signMethod: o.signMethod, minBattery: o.minBattery, minSignal: o.minSignal, requiredSpace: o.requiredSpace, tamper: o.tamper };
+        const { full, patch } = jobOffers(offer, delta);
+        cloud.job ??= { offer: full, patch: patch && delta ? { offer: patch, md5: delta.patch.md5, sha256: delta.patch.sha256 } : undefined, signMethod: o.signMethod, minBattery: o.minBattery, minSignal: o.minSignal, requiredSpace: o.requiredSpace, tamper: o.tamper };
         const result = new Promise<UpdateResult>((resolve) => (settle = resolve));
         client.request();
         return withTimeout(result, deliveryMs, () => refused(`no upgrade message within ${deliveryMs} ms`, offer, fromVersion));
@@ -237,10 +248,11 @@ export async function simProtocolUpdate(o: SimProtocolOptions): Promise<SimProto
     }
     await mqtt.settled();
     return {
-      deliver: (_agent, offer) => {
+      deliver: (_agent, offer, delta) => {
         offerSeen = offer;
+        const { full, patch } = jobOffers(offer, delta);
         quec!.job ??= {
-          offer, sourceVersion: agent.runningVersion(), minBattery: o.minBattery, minSignal: o.minSignal, requiredSpace: o.requiredSpace,
+          offer: full, patch, sourceVersion: agent.runningVersion(), minBattery: o.minBattery, minSignal: o.minSignal, requiredSpace: o.requiredSpace,
           tamperPackage: o.tamper, tamperPlan: o.tamperPlan,
         };
         const result = new Promise<UpdateResult>((resolve) => (settle = resolve));
@@ -265,9 +277,16 @@ export async function simProtocolUpdate(o: SimProtocolOptions): Promise<SimProto
     if (last) post(last.ok ? 100 : last.errorCode, last.reason);
     let steps: ProgressReporter | undefined;
     return {
-      deliver: async (_agent, offer) => {
+      deliver: async (_agent, offer, delta) => {
         if (server.document === undefined) {
-          const doc: Record<string, unknown> = { ...offer };
+          // A static manifest: the full image, and the patch listed for its base version.
+          const { full, patch } = jobOffers(offer, delta);
+          const doc: Record<string, unknown> = { ...full };
+          if (patch) {
+            const entry: Record<string, unknown> = { baseVersion: patch.delta.baseVersion, size: patch.delta.size, url: patch.url };
+            if (patch.delta.baseSha256 !== undefined) entry.baseSha256 = patch.delta.baseSha256;
+            doc.deltas = [entry];
+          }
           if (o.minBattery !== undefined) doc.minBattery = o.minBattery;
           if (o.minSignal !== undefined) doc.minSignal = o.minSignal;
           if (o.requiredSpace !== undefined) doc.requiredSpace = o.requiredSpace;
@@ -339,9 +358,9 @@ export async function simProtocolUpdate(o: SimProtocolOptions): Promise<SimProto
         session = await open(r, agent);
         await o.onBootReport?.(r, agent);
       },
-      deliver: (agent, offer) => {
+      deliver: (agent, offer, delta) => {
         if (!session) return Promise.resolve(refused("no cloud session", offer, fromVersion));
-        return session.deliver(agent, offer).catch((e) => refused(errorMessage(e), offer, fromVersion));
+        return session.deliver(agent, offer, delta).catch((e) => refused(errorMessage(e), offer, fromVersion));
       },
     });
     await session?.close();

@@ -2,12 +2,14 @@
 // (Alibaba-style topics and QuecThing-style plans, with wildcard subscriptions for every
 // device) and the HTTP manifest routes. Each turns device messages into Rollout calls and
 // Rollout's offers into the dialect's messages, with the encoders and parsers the devices use.
+// A device whose version is a delta package's source version gets the patch (Alibaba isDiff 1,
+// a QuecThing package with delta, a manifest with delta); any other the full image.
 
 import type * as http from "node:http";
 import { OtaError, errorMessage } from "../../src/errors.ts";
 import { encodeUpgrade, parseInform, parseProgress, parseRequest, type ProgressMessage } from "../../src/protocol/alibaba-mqtt.ts";
-import { QuecAction, QuecOtaEvent, encodePackage, encodePlan, parseDeviceMessage, type Plan as QuecPlan } from "../../src/protocol/quec-plan.ts";
-import { upgradeFor } from "../cloud/alibaba-cloud.ts";
+import { QuecAction, QuecOtaEvent, encodePackage, encodePlan, parseDeviceMessage, type PackageInfo, type Plan as QuecPlan } from "../../src/protocol/quec-plan.ts";
+import { upgradeFor, type PatchJson } from "../cloud/alibaba-cloud.ts";
 import { connectMqtt, type NodeMqttPort } from "../cloud/node-mqtt.ts";
 import type { DeviceOffer, Rollout } from "./rollout.ts";
 import { version as semver } from "./validate.ts";
@@ -18,6 +20,23 @@ export interface DialectLog {
 
 function offerJson(o: DeviceOffer) {
   return { component: o.component, version: o.version, size: o.size, url: o.url, md5: o.md5, crc32: o.crc32, sha256: o.sha256 };
+}
+
+/** The diff package of an Alibaba upgrade message (isDiff 1) for an offer with a delta. */
+function alibabaPatch(o: DeviceOffer): PatchJson | undefined {
+  const d = o.delta;
+  if (!d) return undefined;
+  return { offer: { ...offerJson(o), url: d.url, delta: { baseVersion: d.baseVersion, size: d.size } }, md5: d.md5, sha256: d.sha256 } as PatchJson;
+}
+
+/** The HTTP manifest of an offer: the full image, or the patch with `delta` (src/protocol/http-manifest.ts). */
+function manifestJson(o: DeviceOffer): Record<string, unknown> {
+  const doc: Record<string, unknown> = offerJson(o);
+  if (o.delta) {
+    doc.url = o.delta.url;
+    doc.delta = { baseVersion: o.delta.baseVersion, size: o.delta.size };
+  }
+  return doc;
 }
 
 /** Waits for the operator in manual mode on dialects without a confirm message. */
@@ -80,7 +99,7 @@ export class MqttDialects {
   private pushAlibaba(pk: string, dn: string): void {
     const o = this.rollout.offerFor(pk, dn);
     if (!o || held(o)) return;
-    const m = upgradeFor({ offer: offerJson(o), minBattery: o.minBattery, minSignal: o.minSignal }, ++this.seq);
+    const m = upgradeFor({ offer: offerJson(o), patch: alibabaPatch(o), minBattery: o.minBattery, minSignal: o.minSignal }, ++this.seq, o.sourceVersion);
     if (o.isDiff) m.data.isDiff = 1;
     this.mqtt.publish(`/ota/device/upgrade/${pk}/${dn}`, encodeUpgrade(m));
   }
@@ -100,7 +119,10 @@ export class MqttDialects {
         if (m.action === QuecAction.Accept) {
           const o = this.rollout.offerFor(pk, dn);
           if (o && o.planId === planId) {
-            this.mqtt.publish(`/quec/ota/${pk}/${dn}/down`, encodePackage({ taskId: o.taskId, component: o.component, version: o.version, url: o.url, md5: o.md5, crc32: o.crc32, sha256: o.sha256, size: o.size }));
+            const info: PackageInfo = { taskId: o.taskId, component: o.component, version: o.version, url: o.url, md5: o.md5, crc32: o.crc32, sha256: o.sha256, size: o.size };
+            // A delta package: the patch's url and size; the base is the plan's sourceVersion.
+            if (o.delta) Object.assign(info, { url: o.delta.url, delta: { size: o.delta.size } });
+            this.mqtt.publish(`/quec/ota/${pk}/${dn}/down`, encodePackage(info));
           }
         }
         break;
@@ -161,7 +183,7 @@ export function handleHttpDialect(rollout: Rollout, req: http.IncomingMessage, r
     }
     const o = rollout.offerFor(pk, dn);
     if (!o || held(o)) return (res.writeHead(304).end(), true);
-    const doc: Record<string, unknown> = offerJson(o);
+    const doc = manifestJson(o);
     if (o.minBattery !== undefined) doc.minBattery = o.minBattery;
     if (o.minSignal !== undefined) doc.minSignal = o.minSignal;
     const text = JSON.stringify(doc);

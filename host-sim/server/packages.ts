@@ -1,7 +1,8 @@
 // Packages: uploaded files with their digests and the version the image itself carries. A
 // package holds 1..5 files, one per component (QuecThing's and Alibaba's multi-file limit of
 // src/protocol/multi-component.ts), each at most MAX_FILE_BYTES. A delta package names the
-// version it applies to (source_version); its patches come from src/delta (later).
+// version it applies to (source_version): a detools patch (src/delta) that plans offer to devices
+// on that version (host-sim/server/rollout.ts).
 
 import * as fs from "node:fs";
 import * as path from "node:path";

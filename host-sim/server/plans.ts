@@ -61,12 +61,24 @@ export function parsePlanSpec(body: unknown, packages: Packages): { spec: PlanSp
   const ids = list(o.packages, "packages", (x, f) => number(x, f, 1, Number.MAX_SAFE_INTEGER, true), 5);
   if (ids.length === 0) bad("packages must name at least one package");
   const pkgs = ids.map((pid) => packages.get(pid));
+  // One package per component, except that a full package may come with delta packages of the
+  // same component (one per source version): a device on a delta's source version gets the
+  // patch, any other the full image.
   const components = new Set<string>();
+  const byComponent = new Map<string, Package[]>();
   for (const p of pkgs) {
     if (p.product !== product) bad(`package ${p.id} is for product ${p.product}, the plan for ${product}`);
     for (const f of p.files) {
-      if (components.has(f.component)) bad(`component ${f.component} comes from two packages: one package per component`);
       components.add(f.component);
+      byComponent.set(f.component, [...(byComponent.get(f.component) ?? []), p]);
+    }
+  }
+  for (const [component, from] of byComponent) {
+    if (from.length === 1) continue;
+    const fulls = from.filter((p) => p.kind === "full");
+    const sources = from.filter((p) => p.kind === "delta").map((p) => p.sourceVersion);
+    if (fulls.length !== 1 || new Set(sources).size !== sources.length) {
+      bad(`component ${component} comes from two packages: one package per component (or one full package and delta packages from distinct source versions)`);
     }
   }
   if (components.size > 5) bad(`the plan's packages hold ${components.size} components; a device takes at most 5`);
@@ -76,8 +88,9 @@ export function parsePlanSpec(body: unknown, packages: Packages): { spec: PlanSp
   const sourceVersions = list(o.sourceVersions, "sourceVersions", version, 100);
   if (sourceVersions.length === 0) bad("sourceVersions must name at least one version the plan updates from");
   for (const s of sourceVersions) if (compareVersions(s, targetVersion) >= 0) bad(`source version ${s} is not older than the target ${targetVersion}`);
+  const hasFull = (p: Package) => p.files.every((f) => pkgs.some((q) => q.kind === "full" && q.files.some((g) => g.component === f.component)));
   for (const p of pkgs) {
-    if (p.kind === "delta" && !sourceVersions.every((s) => s === p.sourceVersion)) {
+    if (p.kind === "delta" && !hasFull(p) && !sourceVersions.every((s) => s === p.sourceVersion)) {
       bad(`package ${p.id} is a delta from ${p.sourceVersion}: the plan's sourceVersions must be exactly [${p.sourceVersion}]`);
     }
   }

@@ -56,6 +56,10 @@ export interface DeviceOffer {
   crc32: string;
   sha256: string;
   isDiff: boolean;
+  /** A delta package for this device (its version is the patch's source version): url, size and
+   * digests above stay the target image's (the plan's full package, or a full package of the
+   * store with the same product, component and version); the patch is served at delta.url. */
+  delta?: { baseVersion: string; url: string; size: number; md5: string; crc32: string; sha256: string };
   minBattery?: number;
   minSignal?: number;
 }
@@ -286,17 +290,49 @@ export class Rollout {
 
   // ---- internals -----------------------------------------------------------------------------
 
+  /** The plan's file for the device's app component: the delta package whose source version is
+   * the device's version when the plan has one, the full image otherwise. A delta goes out with
+   * the target image's size and digests, from the plan's full package or, failing that, a full
+   * package of the store with the same product, component and version; without one it goes out
+   * as before (isDiff, the patch's own digests), which a device refuses. */
   private offer(p: Plan, state: DeviceState, from: string): DeviceOffer {
     const pkgs: Package[] = p.spec.packages.map((id) => this.packages.get(id));
     const files = pkgs.flatMap((x) => x.files.map((f) => ({ f, pkg: x })));
-    const { f, pkg } = files.find((x) => x.f.component === "app") ?? files[0];
-    return {
-      planId: p.id, taskId: `plan-${p.id}`, state, mode: p.spec.mode,
-      component: f.component, version: f.version, sourceVersion: from, size: f.size,
-      url: `${this.o.fileBase()}/files/${f.sha256}.bin`, md5: f.md5, crc32: f.crc32, sha256: f.sha256,
-      isDiff: pkg.kind === "delta",
+    const component = (files.find((x) => x.f.component === "app") ?? files[0]).f.component;
+    const mine = files.filter((x) => x.f.component === component);
+    const patch = mine.find((x) => x.pkg.kind === "delta" && x.pkg.sourceVersion === from);
+    const full = mine.find((x) => x.pkg.kind === "full")?.f ?? (patch ? this.fullFile(p.spec.product, component, patch.f.version) : undefined);
+    const url = (sha256: string) => `${this.o.fileBase()}/files/${sha256}.bin`;
+    const base = {
+      planId: p.id, taskId: `plan-${p.id}`, state, mode: p.spec.mode, sourceVersion: from,
       minBattery: p.spec.strategy.minBattery, minSignal: p.spec.strategy.minSignal,
     };
+    if (full) {
+      const o: DeviceOffer = {
+        ...base, component: full.component, version: full.version, size: full.size,
+        url: url(full.sha256), md5: full.md5, crc32: full.crc32, sha256: full.sha256, isDiff: patch !== undefined,
+      };
+      if (patch) {
+        const f = patch.f;
+        o.delta = { baseVersion: from, url: url(f.sha256), size: f.size, md5: f.md5, crc32: f.crc32, sha256: f.sha256 };
+      }
+      return o;
+    }
+    const { f, pkg } = patch ?? mine[0];
+    return {
+      ...base, component: f.component, version: f.version, size: f.size,
+      url: url(f.sha256), md5: f.md5, crc32: f.crc32, sha256: f.sha256, isDiff: pkg.kind === "delta",
+    };
+  }
+
+  /** A full package's file of the store for this product, component and version. */
+  private fullFile(product: string, component: string, version: string): Package["files"][number] | undefined {
+    for (const pkg of this.packages.list()) {
+      if (pkg.kind !== "full" || pkg.product !== product) continue;
+      const f = pkg.files.find((x) => x.component === component && x.version === version);
+      if (f) return f;
+    }
+    return undefined;
   }
 
   private reject(r: DevicePlanRow, reason: string): void {

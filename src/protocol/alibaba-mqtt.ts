@@ -15,6 +15,14 @@
 // no field carries refuses the message ("missing digest …"); two fields that disagree refuse it
 // too. extData.minBattery, extData.minSignal and extData.requiredSpace, when present, become the
 // offer's policy thresholds.
+//
+// Differential packages (isDiff 1): as on the platform, size and sign (and md5) describe the file
+// the device downloads, here the patch (src/agent/delta-intake.ts). What the patch must produce,
+// and from what, the platform does not carry, so extData does: extData.size (the target image's
+// bytes), extData.md5, extData.crc32, extData.sha256 (the target image's digests, all three) and
+// extData.srcVersion (the version the patch applies to: the batch's source version, SrcVersion
+// in the platform's CreateOTAFirmware), optionally extData.srcSha256 (SHA-256 of that image as
+// esp_partition_get_sha256 gives it). The offer gets `delta: {baseVersion, baseSha256?, size}`.
 
 import { ErrorCode, OtaError, errorMessage, type ErrorCodeValue } from "../errors.ts";
 import { parseOffer, type Offer } from "../agent/offer.ts";
@@ -208,21 +216,31 @@ export function parseUpgrade(payload: Uint8Array | string, options: ParseUpgrade
   const d = record(o.data, UPGRADE, "data");
   const module = optText(d, "module", UPGRADE, 32, NAME) ?? DEFAULT_MODULE;
   if (module !== appModule) refuse(UPGRADE, `module ${module} is not handled by this device (it updates ${appModule})`);
-  if (d.isDiff !== undefined) {
-    const diff = integer(d, "isDiff", UPGRADE, 0, 1);
-    if (diff === 1) refuse(UPGRADE, "differential packages (isDiff 1) are not supported; send the full image");
-  }
+  const diff = d.isDiff === undefined ? 0 : integer(d, "isDiff", UPGRADE, 0, 1);
   const method = d.signMethod;
   if (method !== "Md5" && method !== "SHA256") refuse(UPGRADE, `signMethod must be "Md5" or "SHA256", got ${JSON.stringify(method)}`);
   const sign = digestField(d, "sign", method === "Md5" ? 32 : 64, "") ?? refuse(UPGRADE, "missing digest: sign");
   const ext = d.extData === undefined ? {} : record(d.extData, UPGRADE, "extData");
-  const md5 = merge("md5", [method === "Md5" ? sign : undefined, digestField(d, "md5", 32, ""), digestField(ext, "md5", 32, "extData.")]);
-  const sha256 = merge("sha256", [method === "SHA256" ? sign : undefined, digestField(ext, "sha256", 64, "extData.")]);
+  // A diff package's sign/md5 are the patch's: the image's digests are extData's alone.
+  const patchMd5 = merge("md5", [method === "Md5" ? sign : undefined, digestField(d, "md5", 32, "")]);
+  const md5 = diff === 1 ? digestField(ext, "md5", 32, "extData.") : merge("md5", [patchMd5, digestField(ext, "md5", 32, "extData.")]);
+  const sha256 = diff === 1 ? digestField(ext, "sha256", 64, "extData.") : merge("sha256", [method === "SHA256" ? sign : undefined, digestField(ext, "sha256", 64, "extData.")]);
   const crc32 = digestField(ext, "crc32", 8, "extData.");
   for (const [name, v] of [["md5", md5], ["crc32", crc32], ["sha256", sha256]] as const) {
-    if (v === undefined) refuse(UPGRADE, `missing digest ${name}: signMethod ${method} gives only one; put ${name} in extData`);
+    if (v === undefined) {
+      refuse(UPGRADE, diff === 1
+        ? `missing digest ${name}: a differential package (isDiff 1) carries the target image's digests in extData`
+        : `missing digest ${name}: signMethod ${method} gives only one; put ${name} in extData`);
+    }
   }
   const candidate: Json = { component: "app", version: d.version, url: d.url, size: d.size, md5, crc32, sha256 };
+  if (diff === 1) {
+    const delta: Json = { baseVersion: orderableVersion(text(ext, "srcVersion", UPGRADE, 31, VERSION), UPGRADE, "extData.srcVersion"), size: d.size };
+    const srcSha256 = digestField(ext, "srcSha256", 64, "extData.");
+    if (srcSha256 !== undefined) delta.baseSha256 = srcSha256;
+    candidate.size = integer(ext, "size", UPGRADE, 1, Number.MAX_SAFE_INTEGER);
+    candidate.delta = delta;
+  }
   // "sign" is a digest; a real signature is not supported yet and parseOffer refuses it.
   if (d.signature !== undefined) candidate.signature = d.signature;
   for (const k of ["minBattery", "minSignal", "requiredSpace"]) {

@@ -3,6 +3,13 @@
 // optional minBattery, minSignal, requiredSpace), e.g.
 //   {"component":"app","version":"2.0.0","url":"https://…/app-2.0.0.bin","size":1048576,
 //    "md5":"…","crc32":"…","sha256":"…","minBattery":30}
+// A delta package is a manifest whose `url` serves a patch, with `delta: {baseVersion, baseSha256?,
+// size}` as in an offer (a server that knows the device's version answers it: ?version=...). A
+// static manifest may instead list patches for several running versions next to the full image:
+//   {…the full image's fields…, "deltas":[{"baseVersion":"1.0.0","baseSha256":"…"?,"size":4096,
+//    "url":"https://…/app-1.0.0-2.0.0.patch"}, …]}   (at most MAX_DELTAS entries)
+// The device takes the entry whose baseVersion is the version it runs, and the full image when no
+// entry is; every entry is checked either way (a malformed one refuses the manifest).
 // The poller fetches it on a schedule (If-None-Match with the last ETag), validates it with
 // parseOffer, asks the policy, and hands a newer, accepted offer to the update function. A poll
 // that fails (network, status, malformed document) is retried with capped exponential backoff
@@ -14,8 +21,42 @@ import { decide, type Readings } from "../agent/policy.ts";
 import type { UpdateResult } from "../agent/types.ts";
 import { compareVersions } from "../agent/version.ts";
 import type { ClockPort, HttpExchange, HttpHeaders, HttpPort, TimerHandle } from "../ports.ts";
-import { MAX_PAYLOAD, decodeJson, orderableVersion } from "./payload.ts";
+import { MAX_PAYLOAD, decodeJson, orderableVersion, record, refuse, type Json } from "./payload.ts";
 import { concatBytes } from "../util/bytes.ts";
+
+/** Most patches one manifest lists (`deltas`). */
+export const MAX_DELTAS = 16;
+
+const MANIFEST = "bad manifest";
+
+/** The offer a manifest document makes to a device running `running`: the patch listed for that
+ * version in `deltas`, else the document itself (a full image, or one `delta`). Throws
+ * OtaError(-1) on anything malformed. */
+export function manifestOffer(doc: Json, running: string): Offer {
+  if (doc.deltas === undefined) return parseOffer(doc);
+  if (doc.delta !== undefined) refuse(MANIFEST, "a manifest has delta or deltas, not both");
+  const list = doc.deltas;
+  if (!Array.isArray(list) || list.length > MAX_DELTAS) refuse(MANIFEST, `deltas must be an array of at most ${MAX_DELTAS} entries`);
+  const full: Json = {};
+  for (const k of ["component", "version", "url", "size", "md5", "crc32", "sha256", "signature", "minBattery", "minSignal", "requiredSpace"]) {
+    if (doc[k] !== undefined) full[k] = doc[k];
+  }
+  const offer = parseOffer(full);
+  let chosen: Offer | undefined;
+  const seen: string[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const e = record(list[i], MANIFEST, `deltas[${i}]`);
+    const delta: Json = { baseVersion: e.baseVersion, size: e.size };
+    if (e.baseSha256 !== undefined) delta.baseSha256 = e.baseSha256;
+    const patch = parseOffer({ ...full, url: e.url, delta });
+    const base = patch.delta!.baseVersion;
+    orderableVersion(base, MANIFEST, `deltas[${i}].baseVersion`);
+    if (seen.includes(base)) refuse(MANIFEST, `deltas lists two patches from ${base}`);
+    seen.push(base);
+    if (base === running) chosen = patch;
+  }
+  return chosen ?? offer;
+}
 
 export type PollOutcome =
   /** The manifest names the running version, or an older one. */
@@ -126,7 +167,7 @@ export class ManifestPoller {
     let offer: Offer;
     try {
       const doc = decodeJson(body, "bad manifest", this.o.maxBytes ?? MAX_PAYLOAD);
-      offer = parseOffer(doc);
+      offer = manifestOffer(doc, this.o.version());
       orderableVersion(offer.version, "bad manifest");
       const component = this.o.component ?? "app";
       if (offer.component !== component) throw new OtaError(ErrorCode.UpdateFailed, `bad manifest: component ${offer.component}, this device updates ${component}`);

@@ -21,7 +21,10 @@
 // that any transport (an MqttPort, a serial link, a test) can move them:
 //   cloud -> device  {"type":"plan","taskId","component","sourceVersion","targetVersion",
 //                     "minBattery"?,"minSignal"?,"requiredSpace"?}
-//                    {"type":"package","taskId","component","version","url","md5","crc32","sha256","size"}
+//                    {"type":"package","taskId","component","version","url","md5","crc32","sha256","size",
+//                     "delta"?:{"size","baseSha256"?}}   (a delta package: url serves a patch of
+//                     delta.size bytes from the plan's sourceVersion; md5, crc32, sha256 and size
+//                     stay the target image's, as the offer's: src/agent/offer.ts)
 //   device -> cloud  {"type":"confirm","taskId","component","action":1|0,"reason"}   (1 accept, 0 refuse,
 //                                                     as QuecThing's Ql_iotCmdOtaAction)
 //                    {"type":"event","taskId","component","code":10700..10706,"percent"?,"errorCode"?,"reason"?}
@@ -36,7 +39,7 @@ import { compareVersions } from "../agent/version.ts";
 import { printable } from "../util/printable.ts";
 import type { ClockPort, MqttPort } from "../ports.ts";
 import { ProgressReporter } from "./alibaba-mqtt.ts";
-import { NAME, VERSION_CHARS as VERSION, decodeJson, encodeJson, integer, optInteger, orderableVersion, refuse, text, type Json } from "./payload.ts";
+import { NAME, VERSION_CHARS as VERSION, decodeJson, encodeJson, integer, optInteger, orderableVersion, record, refuse, text, type Json } from "./payload.ts";
 
 export const QuecOtaEvent = Object.freeze({
   TaskNotify: 10700,
@@ -74,6 +77,9 @@ export interface PackageInfo {
   crc32: string;
   sha256: string;
   size: number;
+  /** A delta package: a patch of `size` bytes that turns the plan's sourceVersion (whose image
+   * has SHA-256 `baseSha256` when given) into the image the other fields describe. */
+  delta?: { size: number; baseSha256?: string };
 }
 
 export interface Confirm {
@@ -127,10 +133,16 @@ export function encodePlan(p: Plan): Uint8Array {
 }
 
 export function encodePackage(p: PackageInfo): Uint8Array {
-  return encodeJson({
+  const o: Json = {
     type: "package", taskId: p.taskId, component: p.component, version: p.version, url: p.url,
     md5: p.md5, crc32: p.crc32, sha256: p.sha256, size: p.size,
-  });
+  };
+  if (p.delta !== undefined) {
+    const d: Json = { size: p.delta.size };
+    if (p.delta.baseSha256 !== undefined) d.baseSha256 = p.delta.baseSha256;
+    o.delta = d;
+  }
+  return encodeJson(o);
 }
 
 export function encodeConfirm(c: Confirm): Uint8Array {
@@ -181,9 +193,20 @@ function parsePackageFields(o: Json): PackageInfo {
   const b = base(o, CLOUD);
   // The offer checks (scheme, size range, digests) are parseOffer's, in one place.
   // signature goes along so that parseOffer refuses it (not supported yet) instead of dropping it.
-  const offer = parseOffer({ component: b.component, version: o.version, url: o.url, size: o.size, md5: o.md5, crc32: o.crc32, sha256: o.sha256, signature: o.signature });
+  // The base version is the plan's (checked when the package meets its plan): a placeholder here.
+  let delta: Json | undefined;
+  if (o.delta !== undefined) {
+    const d = record(o.delta, CLOUD, "delta");
+    delta = { baseVersion: "plan", size: d.size, baseSha256: d.baseSha256 };
+  }
+  const offer = parseOffer({ component: b.component, version: o.version, url: o.url, size: o.size, md5: o.md5, crc32: o.crc32, sha256: o.sha256, signature: o.signature, delta });
   orderableVersion(offer.version, CLOUD);
-  return { ...b, version: offer.version, url: offer.url, md5: offer.md5, crc32: offer.crc32, sha256: offer.sha256, size: offer.size };
+  const p: PackageInfo = { ...b, version: offer.version, url: offer.url, md5: offer.md5, crc32: offer.crc32, sha256: offer.sha256, size: offer.size };
+  if (offer.delta !== undefined) {
+    p.delta = { size: offer.delta.size };
+    if (offer.delta.baseSha256 !== undefined) p.delta.baseSha256 = offer.delta.baseSha256;
+  }
+  return p;
 }
 
 /** Device side: a plan or a package. */
@@ -416,6 +439,7 @@ export class QuecPlanClient {
       offer = parseOffer({
         component: pkg.component, version: pkg.version, url: pkg.url, size: pkg.size, md5: pkg.md5, crc32: pkg.crc32, sha256: pkg.sha256,
         minBattery: plan.minBattery, minSignal: plan.minSignal, requiredSpace: plan.requiredSpace,
+        delta: pkg.delta === undefined ? undefined : { baseVersion: plan.sourceVersion, size: pkg.delta.size, baseSha256: pkg.delta.baseSha256 },
       });
     } catch (e) {
       this.o.onRefused?.(e instanceof OtaError ? e.reason : errorMessage(e));
