@@ -53,9 +53,9 @@ const MiB = 1 << 20;
 const SLOT = 16;
 const SIZE = Number(process.env.SIZE ?? MiB);
 
-async function update() {
-  const board = SimBoard.create(profile("esp32-4mb"), buildTestImage({ version: "1.0.0", size: 64 * 1024 }));
-  const image = buildTestImage({ version: "2.0.0", size: SIZE, build: 1 });
+/** One power-on of `board` in XS: boot(), then update() of `image` served as 2.0.0; `extra` adds
+ * the runtime arguments a board needs beyond the partition layout (target, geometry). */
+async function measureUpdate(board: SimBoard | LayoutBoard, image: Uint8Array, name: string, extra: Partial<RuntimeArgs> = {}) {
   const server = new UpdateServer({ version: "2.0.0", build: { id: 1, bytes: image } }, {});
   await server.listen();
   const meter = new HttpMeter();
@@ -63,7 +63,7 @@ async function update() {
   const engine = await startXsEngine({
     bundleCode: await xsRuntimeBundle(),
     services: boardServices(board, { network: nodeHttp, wrap: (port) => meter.wrap(port) }),
-    name: "xs-ota-bench",
+    name,
     liveHeap: true,
     onTrace: (t) => trace.push(t),
   });
@@ -78,59 +78,8 @@ async function update() {
       toVersion: "2.0.0",
       battery: 90,
       download: { stallMs: 5000, backoffMs: 20, backoffMaxMs: 200 },
+      ...extra,
     };
-    const r = await engine.run(args);
-    const value = r.value as RuntimeResult | undefined;
-    if (r.outcome !== "done" || !value?.update?.ok) {
-      throw new Error(`the update did not complete: ${r.outcome} ${JSON.stringify(r.error ?? value)}\n${trace.join("")}`);
-    }
-    return { stats: r.stats, idleSlots, bytes: meter.received, update: value.update };
-  } finally {
-    await engine.close();
-    await server.close();
-    board.flash.close();
-  }
-}
-
-
-const DUAL_SIZE = Number(process.env.DUAL_SIZE ?? 384 * 1024);
-/** The MCUboot board's secondary slot holds 393,120 bytes below its trailer: 320 KiB fits. */
-const MCUBOOT_SIZE = Number(process.env.MCUBOOT_SIZE ?? 320 * 1024);
-
-/** One power-on of an STM32 board in XS: boot(), then update() of a signed image (the dual-bank
- * board's bank image, or the MCUboot board's image into its secondary slot; the MCUboot swap and
- * confirm happen at the next power-on, not measured here). */
-async function layoutUpdate(name: "stm32l4-dualbank-1mb" | "stm32f4-1mb", size: number) {
-  const format = name === "stm32f4-1mb" ? "mcuboot" : "bank";
-  const board = LayoutBoard.create(boardProfile(name) as LayoutProfile, buildStm32Image({ format, version: "1.0.0", size: 64 * 1024 }));
-  const image = buildStm32Image({ format, version: "2.0.0", size, build: 1 });
-  const server = new UpdateServer({ version: "2.0.0", build: { id: 1, bytes: image } }, {});
-  await server.listen();
-  const meter = new HttpMeter();
-  const trace: string[] = [];
-  const engine = await startXsEngine({
-    bundleCode: await xsRuntimeBundle(),
-    services: boardServices(board, { network: nodeHttp, wrap: (port) => meter.wrap(port) }),
-    name: `xs-ota-bench-${name}`,
-    liveHeap: true,
-    onTrace: (t) => trace.push(t),
-  });
-  try {
-    const boot = board.boot();
-    await engine.evaluate(`globalThis.System = { restart() { globalThis.restarts = (globalThis.restarts | 0) + 1; } };`);
-    const idleSlots = await engine.liveHeapCount();
-    const args: RuntimeArgs = {
-      layout: board.entries,
-      runningSlot: boot.slot,
-      offer: server.offer(),
-      toVersion: "2.0.0",
-      battery: 90,
-      download: { stallMs: 5000, backoffMs: 20, backoffMaxMs: 200 },
-      target: board.runtimeTarget(),
-      writeAlign: board.profile.writeAlign,
-    };
-    const map = board.sectorMap;
-    if (map) args.sectorMap = map;
     const r = await engine.run(args);
     const value = r.value as RuntimeResult | undefined;
     if (r.outcome !== "done" || !value?.update?.ok) {
@@ -142,6 +91,26 @@ async function layoutUpdate(name: "stm32l4-dualbank-1mb" | "stm32f4-1mb", size: 
     await server.close();
     board.flash.close();
   }
+}
+
+async function update() {
+  const board = SimBoard.create(profile("esp32-4mb"), buildTestImage({ version: "1.0.0", size: 64 * 1024 }));
+  return measureUpdate(board, buildTestImage({ version: "2.0.0", size: SIZE, build: 1 }), "xs-ota-bench");
+}
+
+const DUAL_SIZE = Number(process.env.DUAL_SIZE ?? 384 * 1024);
+/** The MCUboot board's secondary slot holds 393,120 bytes below its trailer: 320 KiB fits. */
+const MCUBOOT_SIZE = Number(process.env.MCUBOOT_SIZE ?? 320 * 1024);
+
+/** One power-on of an STM32 board in XS: boot(), then update() of a signed image (the dual-bank
+ * board's bank image, or the MCUboot board's image into its secondary slot; the MCUboot swap and
+ * confirm happen at the next power-on, not measured here). */
+async function layoutUpdate(name: "stm32l4-dualbank-1mb" | "stm32f4-1mb", size: number) {
+  const format = name === "stm32f4-1mb" ? "mcuboot" : "bank";
+  const board = LayoutBoard.create(boardProfile(name) as LayoutProfile, buildStm32Image({ format, version: "1.0.0", size: 64 * 1024 }));
+  const extra: Partial<RuntimeArgs> = { target: board.runtimeTarget(), writeAlign: board.profile.writeAlign };
+  if (board.sectorMap) extra.sectorMap = board.sectorMap;
+  return measureUpdate(board, buildStm32Image({ format, version: "2.0.0", size, build: 1 }), `xs-ota-bench-${name}`, extra);
 }
 
 /** Compute of SHA-256 in JS over 1 MiB (256 chunks of 4 KiB, filled outside the measured operation). */
