@@ -4,19 +4,59 @@
 // The pair is a synthetic build and its next build with a few functions inserted, deleted and
 // edited (host-sim/delta/synthetic-firmware.ts); the MicroPython 1.9.4 -> 1.10 pair from the
 // detools vectors gives the real-release ratio (detools' own heatshrink patch: 15.8%).
+// `firmware`: the QEMU board's own firmware (firmware/, host-sim/qemu/firmware-build.ts) built at
+// two versions (-DFIRMWARE_VERSION "0.1.0" and "0.1.1", the string in its HELLO frame), both ELFs
+// made raw binaries with arm-none-eabi-objcopy -O binary, a heatshrink patch between them applied
+// with src/delta's applier (host-sim/delta/apply-patch.ts) and checked against the second binary.
 // Prints one JSON line. Run: npm run bench:delta
 
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { applyPatch } from "../host-sim/delta/apply-patch.ts";
 import { createPatch } from "../host-sim/delta/create-patch.ts";
 import { XsDelta } from "../host-sim/delta/delta-xs.ts";
 import { changed, link, syntheticProgram } from "../host-sim/delta/synthetic-firmware.ts";
+import { buildFirmwareVariant } from "../host-sim/qemu/firmware-build.ts";
 import { APPLY_STATE_BYTES } from "../src/delta/patch-applier.ts";
 
 const VECTORS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../shared/vectors/detools/micropython");
+const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist/firmware");
+const INSTALL = "sudo apt-get install gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi";
 const SIZE = 1.5 * 1024 * 1024;
 const ratio = (a: number, b: number) => Math.round((1e4 * a) / b) / 1e4;
+
+/** The firmware at two versions, as raw binaries, a heatshrink patch between them, applied back. */
+async function firmwarePair(): Promise<{ imageBytes: number; patchBytes: number; ratio: number; fromBytes: number; createSeconds: number }> {
+  const bins: Uint8Array[] = [];
+  for (const version of ["0.1.0", "0.1.1"]) {
+    const out = path.join(DIST, `bench-delta-${version}`);
+    let elf: string;
+    try {
+      elf = await buildFirmwareVariant(out, [`-DFIRMWARE_VERSION="${version}"`]);
+    } catch (e) {
+      if (/missing/.test((e as Error).message)) throw new Error(`${(e as Error).message}\nInstall the toolchain: ${INSTALL}`);
+      throw e;
+    }
+    const bin = path.join(out, "firmware.bin");
+    try {
+      await promisify(execFile)("arm-none-eabi-objcopy", ["-O", "binary", elf, bin]);
+    } catch (e) {
+      throw new Error(`arm-none-eabi-objcopy failed (${(e as Error).message.trim()}); install it: ${INSTALL}`);
+    }
+    bins.push(new Uint8Array(readFileSync(bin)));
+  }
+  const [from, to] = bins;
+  if (from.length === to.length && from.every((b, i) => b === to[i])) throw new Error("firmware: the two versions built identical binaries");
+  const t0 = performance.now();
+  const patch = createPatch(from, to, { compression: "heatshrink" });
+  const createSeconds = (performance.now() - t0) / 1000;
+  const out = applyPatch(from, patch, { piece: 4096 });
+  if (out.length !== to.length || !out.every((b, i) => b === to[i])) throw new Error("firmware: the applied patch gave another binary");
+  return { imageBytes: to.length, patchBytes: patch.length, ratio: ratio(patch.length, to.length), fromBytes: from.length, createSeconds: Math.round(createSeconds * 100) / 100 };
+}
 
 async function main(): Promise<void> {
   const p = syntheticProgram(SIZE, 2026);
@@ -42,6 +82,8 @@ async function main(): Promise<void> {
   const t1 = performance.now();
   const mpPatch = createPatch(mpOld, mpNew, { compression: "heatshrink" });
   const mpSeconds = (performance.now() - t1) / 1000;
+  // After the measurements above: its builds and patch would raise the process's peak RSS.
+  const firmware = await firmwarePair();
 
   console.log(
     JSON.stringify({
@@ -58,6 +100,7 @@ async function main(): Promise<void> {
       // The applier's own buffers are fixed: two 512-byte work buffers, the 256-byte window.
       xsSlotHeapBytesAfter: applied.heapSlotBytes,
       micropython: { imageBytes: mpNew.length, patchBytes: mpPatch.length, ratio: ratio(mpPatch.length, mpNew.length), createSeconds: Math.round(mpSeconds * 100) / 100 },
+      firmware,
     }),
   );
 }

@@ -10,6 +10,12 @@
 
 extern void initialise_monitor_handles(void);
 
+/* The build's version string, in the HELLO frame; the bench of delta patches (bench/delta.ts)
+ * builds the firmware twice with different -DFIRMWARE_VERSION values. */
+#ifndef FIRMWARE_VERSION
+#define FIRMWARE_VERSION "0.1.0"
+#endif
+
 int main(void) {
 #ifdef BOARD_STM32F4
 	link_init();
@@ -21,8 +27,8 @@ int main(void) {
 	link_init();
 #endif
 	fw_clock_start();
-	char hello[160];
-	int n = snprintf(hello, sizeof(hello), "{\"firmware\":\"xs-ota-qemu\",\"board\":\"" BOARD_NAME "\",\"ramLimit\":%lu,\"arenaLimit\":%lu}", (unsigned long)fw_ram_limit(),
+	char hello[192];
+	int n = snprintf(hello, sizeof(hello), "{\"firmware\":\"xs-ota-qemu\",\"version\":\"" FIRMWARE_VERSION "\",\"board\":\"" BOARD_NAME "\",\"ramLimit\":%lu,\"arenaLimit\":%lu}", (unsigned long)fw_ram_limit(),
 		(unsigned long)fw_heap_limit());
 	link_send(TO_HOST_HELLO, hello, (size_t)n, NULL, 0);
 	link_log("boot: RAM limit %lu bytes (arena %lu)", (unsigned long)fw_ram_limit(), (unsigned long)fw_heap_limit());

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { ensureDistCli } from "./helpers/dist-cli.ts";
 import { syntheticProgram, link, changed } from "../host-sim/delta/synthetic-firmware.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
+import { positiveVectors, VECTORS } from "./helpers/delta-vectors.ts";
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -50,6 +51,27 @@ test("delta apply: a detools vector applies byte for byte; a must-fail patch exi
   t.is(bad.code, 1);
   t.regex(bad.stderr, /xs-ota: delta apply: delta patch: .*runs past the target size \d+ \(-3\)/);
   t.false(fs.existsSync(path.join(tmp, "bad.bin")));
+});
+
+// Issue 13: every none and heatshrink (8/7) vector of ../shared/vectors/detools*/ through the CLI.
+const cliVectors = positiveVectors.filter(
+  (v) => v.to && (v.compression === "none" || (v.compression === "heatshrink" && v.heatshrink?.window_sz2 === 8 && v.heatshrink.lookahead_sz2 === 7)),
+);
+test("delta apply: every none and heatshrink 8/7 detools vector applies byte for byte", async (t) => {
+  t.true(cliVectors.length >= 20, `only ${cliVectors.length} vectors`);
+  const failures: string[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (next < cliVectors.length) {
+      const v = cliVectors[next++];
+      const out = path.join(tmp, `vector-${v.dir}-${v.id}.bin`);
+      const r = await xsota("delta", "apply", path.join(VECTORS, v.dir, v.from), path.join(VECTORS, v.dir, v.patch), "-o", out);
+      if (r.code !== 0) failures.push(`${v.dir}/${v.id}: exit ${r.code}: ${r.stderr.trim()}`);
+      else if (!fs.readFileSync(out).equals(fs.readFileSync(path.join(VECTORS, v.dir, v.to!)))) failures.push(`${v.dir}/${v.id}: output differs from ${v.to}`);
+    }
+  }));
+  t.deepEqual(failures, []);
+  t.log(`${cliVectors.length} vectors (${cliVectors.filter((v) => v.compression === "none").length} none, ${cliVectors.filter((v) => v.compression === "heatshrink").length} heatshrink 8/7)`);
 });
 
 test("delta create --esp-header: the patch names the base's appended hash; another base exits 1", async (t) => {

@@ -60,11 +60,12 @@ function mtime(p: string): number {
   return existsSync(p) ? statSync(p).mtimeMs : 0;
 }
 
-async function compile(source: string, object: string, host = false, board: FirmwareBoard = "mps2-an386"): Promise<void> {
+async function compile(source: string, object: string, host = false, board: FirmwareBoard = "mps2-an386", defines: string[] = []): Promise<void> {
   if (mtime(object) > Math.max(mtime(source), ...firmwareHeaders())) return;
   mkdirSync(path.dirname(object), { recursive: true });
   const flags = host ? ["-O1", "-w", ...CFLAGS.filter((f) => f.startsWith("-D") || f.startsWith("-I"))] : [...CFLAGS];
   if (board === "stm32f4") flags.push("-DBOARD_STM32F4");
+  if (!host) flags.push(...defines);
   await run(host ? HOST_CC : CC, [...flags, "-c", source, "-o", object], { maxBuffer: 16 << 20 });
 }
 
@@ -125,6 +126,27 @@ async function locked(ramLimit: number, board: FirmwareBoard): Promise<string> {
   const elf = elfPath(ramLimit, board);
   if (!stale(elf)) return elf;
   await checkToolchain();
+  await withBuildLock(async () => {
+    if (stale(elf)) await build(ramLimit, elf, board);
+  });
+  return elf;
+}
+
+/** Builds the mps2-an386 firmware into `outDir` (its own firmware objects and ELF, always
+ * recompiled) with extra compiler flags, e.g. `-DFIRMWARE_VERSION="0.1.1"` (firmware/main.c);
+ * the XS objects and the precompiled scripts are shared with the default build in dist/firmware.
+ * Returns the ELF's path. bench/delta.ts builds two versions and patches one into the other. */
+export async function buildFirmwareVariant(outDir: string, defines: string[], ramLimit = DEFAULT_RAM_LIMIT): Promise<string> {
+  await xsRuntimeBundle();
+  await checkToolchain();
+  const elf = path.join(outDir, `xs-ota-qemu-${Math.round(ramLimit / 1024)}k.elf`);
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  await withBuildLock(() => build(ramLimit, elf, "mps2-an386", { fwObj: path.join(outDir, "obj/fw"), defines }));
+  return elf;
+}
+
+async function withBuildLock(work: () => Promise<void>): Promise<void> {
   const lock = path.join(OUT, ".build.lock");
   mkdirSync(OUT, { recursive: true });
   const started = Date.now();
@@ -141,20 +163,19 @@ async function locked(ramLimit: number, board: FirmwareBoard): Promise<string> {
     }
   }
   try {
-    if (stale(elf)) await build(ramLimit, elf, board);
+    await work();
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
-  return elf;
 }
 
-async function build(ramLimit: number, elf: string, board: FirmwareBoard): Promise<void> {
+async function build(ramLimit: number, elf: string, board: FirmwareBoard, variant?: { fwObj: string; defines: string[] }): Promise<void> {
   const stm32 = board === "stm32f4";
   const xsSources = readdirSync(path.join(XS, "sources")).filter((f) => f.endsWith(".c")).sort();
   const fwSources = readdirSync(FIRMWARE).filter((f) => f.endsWith(".c")).sort();
   const units: { src: string; obj: string; board?: FirmwareBoard }[] = [
     ...xsSources.map((f) => ({ src: path.join(XS, "sources", f), obj: path.join(OUT, "obj/xs", f.replace(/\.c$/, ".o")) })),
-    ...fwSources.map((f) => ({ src: path.join(FIRMWARE, f), obj: path.join(OUT, stm32 ? "obj/fw-stm32f4" : "obj/fw", f.replace(/\.c$/, ".o")), board })),
+    ...fwSources.map((f) => ({ src: path.join(FIRMWARE, f), obj: path.join(variant?.fwObj ?? path.join(OUT, stm32 ? "obj/fw-stm32f4" : "obj/fw"), f.replace(/\.c$/, ".o")), board })),
   ];
   const jobs = Math.max(1, Math.min(2, os.cpus().length));
   // The build-host compiler of scripts (firmware/tools/xs-compile.c) and the two scripts.
@@ -174,7 +195,7 @@ async function build(ramLimit: number, elf: string, board: FirmwareBoard): Promi
   const asm = path.join(OUT, "obj/js.S");
   const blob = (name: string, file: string): string => `  .global ${name}\n  .balign 4\n${name}:\n  .incbin "${file}"\n`;
   writeFileSync(asm, `  .section .xsb,"aw"\n${blob("xsb_device", deviceXsb)}${blob("xsb_bundle", bundleXsb)}`);
-  await pool(units, jobs, (u) => compile(u.src, u.obj, false, u.board));
+  await pool(units, jobs, (u) => compile(u.src, u.obj, false, u.board, variant?.defines));
   await run(CC, ["-mcpu=cortex-m4", "-mthumb", "-c", asm, "-o", path.join(OUT, "obj/js.o")]);
   await run(CC, [
     "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=soft", "-Os", stm32 ? "--specs=nosys.specs" : "--specs=rdimon.specs", "-nostartfiles",
