@@ -34,6 +34,34 @@ static void sha256_block(sha256_ctx* c, const uint8_t* p) {
 	c->state[4] += e; c->state[5] += f; c->state[6] += g; c->state[7] += h;
 }
 
+/* The 64-byte block buffering MD5 and SHA-256 share: whole blocks straight from the input, the
+ * rest through `block`. */
+static void buffered_update(uint8_t block[64], uint32_t* used, uint64_t* bytes, const uint8_t* p, size_t n,
+		void (*compress)(void* ctx, const uint8_t* block), void* ctx) {
+	*bytes += n;
+	while (n) {
+		if (*used == 0 && n >= 64) {
+			compress(ctx, p);
+			p += 64;
+			n -= 64;
+			continue;
+		}
+		size_t take = 64 - *used < n ? 64 - *used : n;
+		memcpy(block + *used, p, take);
+		*used += take;
+		p += take;
+		n -= take;
+		if (*used == 64) {
+			compress(ctx, block);
+			*used = 0;
+		}
+	}
+}
+
+static void sha256_compress(void* c, const uint8_t* p) {
+	sha256_block((sha256_ctx*)c, p);
+}
+
 void sha256_init(sha256_ctx* c) {
 	static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
 	memcpy(c->state, iv, sizeof(iv));
@@ -42,24 +70,7 @@ void sha256_init(sha256_ctx* c) {
 }
 
 void sha256_update(sha256_ctx* c, const uint8_t* p, size_t n) {
-	c->bytes += n;
-	while (n) {
-		if (c->used == 0 && n >= 64) {
-			sha256_block(c, p);
-			p += 64;
-			n -= 64;
-			continue;
-		}
-		size_t take = 64 - c->used < n ? 64 - c->used : n;
-		memcpy(c->block + c->used, p, take);
-		c->used += take;
-		p += take;
-		n -= take;
-		if (c->used == 64) {
-			sha256_block(c, c->block);
-			c->used = 0;
-		}
-	}
+	buffered_update(c->block, &c->used, &c->bytes, p, n, sha256_compress, c);
 }
 
 void sha256_final(sha256_ctx* c, uint8_t out[32]) {
@@ -109,6 +120,10 @@ static void md5_block(md5_ctx* c, const uint8_t* p) {
 	c->state[0] += a; c->state[1] += b; c->state[2] += cc; c->state[3] += d;
 }
 
+static void md5_compress(void* c, const uint8_t* p) {
+	md5_block((md5_ctx*)c, p);
+}
+
 void md5_init(md5_ctx* c) {
 	c->state[0] = 0x67452301; c->state[1] = 0xefcdab89; c->state[2] = 0x98badcfe; c->state[3] = 0x10325476;
 	c->bytes = 0;
@@ -116,24 +131,7 @@ void md5_init(md5_ctx* c) {
 }
 
 void md5_update(md5_ctx* c, const uint8_t* p, size_t n) {
-	c->bytes += n;
-	while (n) {
-		if (c->used == 0 && n >= 64) {
-			md5_block(c, p);
-			p += 64;
-			n -= 64;
-			continue;
-		}
-		size_t take = 64 - c->used < n ? 64 - c->used : n;
-		memcpy(c->block + c->used, p, take);
-		c->used += take;
-		p += take;
-		n -= take;
-		if (c->used == 64) {
-			md5_block(c, c->block);
-			c->used = 0;
-		}
-	}
+	buffered_update(c->block, &c->used, &c->bytes, p, n, md5_compress, c);
 }
 
 void md5_final(md5_ctx* c, uint8_t out[16]) {

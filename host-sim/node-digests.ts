@@ -3,9 +3,11 @@ import { createHash, type Hash } from "node:crypto";
 import { crc32 } from "node:zlib";
 import type { Digest, DigestAlgorithm, DigestPort } from "../src/ports.ts";
 
-class HashDigest implements Digest {
+/** A node:crypto hash as a Digest that starts again after finish() (also SHA-384/512 for
+ * node-signatures.ts). */
+export class HashDigest implements Digest {
   private hash: Hash;
-  constructor(private readonly algorithm: "md5" | "sha256") {
+  constructor(private readonly algorithm: "md5" | "sha256" | "sha384" | "sha512") {
     this.hash = createHash(algorithm);
   }
   update(data: Uint8Array): void {

@@ -3,24 +3,10 @@
 // node:crypto; ECDSA over a given digest from ecdsa-verify.ts (node:crypto has no prehashed
 // ECDSA verify).
 
-import { constants, createHash, createPublicKey, publicDecrypt, type Hash } from "node:crypto";
+import { constants, createPublicKey, publicDecrypt } from "node:crypto";
 import type { Digest, SignaturePort, WideDigestAlgorithm } from "../src/ports.ts";
 import { ecdsaVerifyDigest } from "./ecdsa-verify.ts";
-
-class NodeWideDigest implements Digest {
-  private hash: Hash;
-  constructor(private readonly algorithm: WideDigestAlgorithm) {
-    this.hash = createHash(algorithm);
-  }
-  update(data: Uint8Array): void {
-    this.hash.update(data);
-  }
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.hash.digest());
-    this.hash = createHash(this.algorithm);
-    return out;
-  }
-}
+import { HashDigest } from "./node-digests.ts";
 
 const b64url = (b: Uint8Array): string => Buffer.from(b).toString("base64url");
 
@@ -48,5 +34,5 @@ function rsaPublic(modulus: Uint8Array, exponent: number, signature: Uint8Array)
 export const nodeSignatures: SignaturePort = {
   ecdsaVerify: ecdsaVerifyDigest,
   rsaPublic,
-  createDigest: (algorithm) => new NodeWideDigest(algorithm),
+  createDigest: (algorithm) => new HashDigest(algorithm),
 };
