@@ -1,6 +1,7 @@
 // MQTT brokers for the simulated cloud: aedes embedded in this process (the default), or
-// Debian's mosquitto started as a child process (the interop test). Both listen on loopback on
-// a port the OS picks.
+// Debian's mosquitto started as a child process (the interop test). mosquitto listens on
+// loopback; aedes on loopback unless the update server listens on another address (a real
+// device on the LAN reaches both the HTTP routes and the broker there).
 
 import * as net from "node:net";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -8,15 +9,19 @@ import { existsSync } from "node:fs";
 import type { AddressInfo, Socket } from "node:net";
 import { Aedes } from "aedes";
 
+const LOOPBACK = "127.0.0.1";
+
 export interface Broker {
-  /** mqtt://127.0.0.1:<port> */
+  /** How this process reaches the broker: mqtt://127.0.0.1:<port>, or the external URL. */
   readonly url: string;
-  readonly kind: "aedes" | "mosquitto";
+  readonly kind: "aedes" | "mosquitto" | "external";
+  /** The port a local broker listens on (undefined for an external one). */
+  readonly port?: number;
   close(): Promise<void>;
 }
 
-/** aedes on 127.0.0.1, on `port` (default: a random free port). */
-export async function startAedes(port = 0): Promise<Broker> {
+/** aedes on `host` (default 127.0.0.1), on `port` (default: a random free port). */
+export async function startAedes(port = 0, host = LOOPBACK): Promise<Broker> {
   const aedes = await Aedes.createBroker();
   const server = net.createServer(aedes.handle);
   const sockets = new Set<Socket>();
@@ -26,12 +31,14 @@ export async function startAedes(port = 0): Promise<Broker> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve());
+    server.listen(port, host, () => resolve());
   });
   const bound = (server.address() as AddressInfo).port;
+  const local = host === "0.0.0.0" || host === "::" ? LOOPBACK : host;
   return {
-    url: `mqtt://127.0.0.1:${bound}`,
+    url: `mqtt://${local.includes(":") ? `[${local}]` : local}:${bound}`,
     kind: "aedes",
+    port: bound,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
@@ -91,6 +98,7 @@ export async function startMosquitto(binary = findMosquitto()): Promise<Broker> 
   return {
     url: `mqtt://127.0.0.1:${port}`,
     kind: "mosquitto",
+    port,
     async close() {
       if (child.exitCode !== null) return;
       const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -100,10 +108,11 @@ export async function startMosquitto(binary = findMosquitto()): Promise<Broker> 
   };
 }
 
-/** A broker by name, or an external one by mqtt:// URL (closing it is a no-op). */
-export async function startBroker(which: "aedes" | "mosquitto" | string = "aedes", aedesPort = 0): Promise<Broker> {
-  if (which === "aedes") return startAedes(aedesPort);
+/** A broker by name, or an external one by mqtt:// URL (closing it is a no-op). aedes listens
+ * on `aedesHost` (default loopback). */
+export async function startBroker(which: "aedes" | "mosquitto" | string = "aedes", aedesPort = 0, aedesHost = LOOPBACK): Promise<Broker> {
+  if (which === "aedes") return startAedes(aedesPort, aedesHost);
   if (which === "mosquitto") return startMosquitto();
-  if (/^mqtts?:\/\//.test(which)) return { url: which, kind: "aedes", close: async () => undefined };
+  if (/^mqtts?:\/\//.test(which)) return { url: which, kind: "external", close: async () => undefined };
   throw new Error(`unknown broker ${which}: aedes, mosquitto or an mqtt:// URL`);
 }

@@ -59,7 +59,7 @@ export function registerServerCommands(cli: Command): void {
         dataDir: path.resolve(o.data), port: o.port, host: o.host, publicHost: o.publicHost, broker: o.broker, brokerPort: o.brokerPort,
         maxFileBytes: parseSize(o.maxFileSize), log: (l) => console.error(l),
       });
-      console.log(`xs-ota server: ${s.base}/ (page), ${s.base}/api, broker ${s.broker.url}, data ${path.resolve(o.data)}`);
+      console.log(`xs-ota server: ${s.base}/ (page), ${s.base}/api, broker ${s.deviceBrokerUrl}, data ${path.resolve(o.data)}`);
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);

@@ -3,6 +3,7 @@
 // broker (aedes embedded and listening on its own port by default, or an external mqtt:// URL).
 
 import type { AddressInfo, Socket } from "node:net";
+import * as os from "node:os";
 import type * as http from "node:http";
 import { startBroker, type Broker } from "../cloud/mqtt-broker.ts";
 import { createApiServer } from "./api.ts";
@@ -19,8 +20,9 @@ export interface ServerOptions {
   port?: number;
   /** Address to listen on (default 127.0.0.1; 0.0.0.0 for a real device on the LAN). */
   host?: string;
-  /** Host name or address devices use to reach this server in file URLs (default: host, or
-   * 127.0.0.1 when host is 0.0.0.0). */
+  /** Host name or address devices use to reach this server in file URLs and the embedded broker
+   * (default: host; when host is 0.0.0.0 or ::, this machine's first non-loopback IPv4 address,
+   * else 127.0.0.1). */
   publicHost?: string;
   /** "aedes" (embedded, default), "mosquitto", or mqtt://host:port of an external broker. */
   broker?: string;
@@ -49,13 +51,13 @@ export class OtaServer {
     const maxFileBytes = o.maxFileBytes ?? MAX_FILE_BYTES;
     const packages = new Packages(store, maxFileBytes);
     const host = o.host ?? "127.0.0.1";
-    const publicHost = o.publicHost ?? (host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host);
+    const publicHost = o.publicHost ?? (host === "0.0.0.0" || host === "::" ? lanAddress() ?? "127.0.0.1" : host);
     let self: OtaServer | undefined;
     const rollout = new Rollout(store, packages, { fileBase: () => self!.base, now: o.now });
     const fileStats: FileStats = { requests: 0, bytesServed: 0 };
     const server = createApiServer({
       packages, rollout, fileStats, maxFileBytes,
-      status: () => ({ http: self?.base, broker: self?.broker.url, brokerKind: self?.broker.kind, dataDir: o.dataDir, ...fileStats }),
+      status: () => ({ http: self?.base, broker: self?.deviceBrokerUrl, brokerKind: self?.broker.kind, dataDir: o.dataDir, ...fileStats }),
     });
     let broker: Broker | undefined;
     try {
@@ -63,7 +65,7 @@ export class OtaServer {
         server.once("error", reject);
         server.listen(o.port ?? 0, host, () => resolve());
       });
-      broker = await startBroker(o.broker ?? "aedes", o.brokerPort);
+      broker = await startBroker(o.broker ?? "aedes", o.brokerPort, host);
       const dialects = await MqttDialects.connect(broker.url, rollout, o.log);
       self = new OtaServer(store, packages, rollout, server, broker, dialects, publicHost, fileStats);
       server.on("connection", (s) => {
@@ -89,6 +91,14 @@ export class OtaServer {
     return `http://${h}:${this.port}`;
   }
 
+  /** The broker's URL as a device on the network sees it: the embedded broker listens on the
+   * server's address, so devices reach it at the public host; an external broker is its URL. */
+  get deviceBrokerUrl(): string {
+    if (this.broker.kind !== "aedes" || this.broker.port === undefined) return this.broker.url;
+    const h = this.publicHost.includes(":") ? `[${this.publicHost}]` : this.publicHost;
+    return `mqtt://${h}:${this.broker.port}`;
+  }
+
   async close(): Promise<void> {
     await this.dialects.close().catch(() => undefined);
     await new Promise<void>((resolve) => {
@@ -98,4 +108,12 @@ export class OtaServer {
     await this.broker.close();
     this.store.close();
   }
+}
+
+/** This machine's first non-internal IPv4 address: what a device on the LAN can reach. */
+function lanAddress(): string | undefined {
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return undefined;
 }
