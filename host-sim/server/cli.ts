@@ -1,12 +1,13 @@
 // `xs-ota server ...`: runs the update server, and drives a running one through its HTTP API
 // (package add, plan create/activate/pause/resume/cancel/show/list, devices, events), and
-// `xs-ota sim fleet`. Registered on the program by host-sim/cli.ts.
+// `xs-ota sim fleet` and `xs-ota sim devices`. Registered on the program by host-sim/cli.ts.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
 import { parseSize } from "../image-builder.ts";
 import { runFleet } from "./fleet.ts";
+import { attachDevices } from "./sim-attach.ts";
 import { OtaServer } from "./service.ts";
 
 export const DEFAULT_PORT = 8383;
@@ -168,5 +169,32 @@ export function registerServerCommands(cli: Command): void {
       const r = await runFleet({ devices: o.devices, dialect: o.dialect as "mix", faults: o.faults as "mix", wavePercent: o.wavePercent, imageSize: parseSize(o.size), progress: o.json ? undefined : (l) => console.error(l) });
       console.log(o.json ? JSON.stringify(r) : Object.entries(r).map(([k, v]) => `${k}: ${v}`).join("\n"));
       if (r.succeeded + r.rejected < r.devices) process.exitCode = 1;
+    });
+
+  sim.command("devices").description("simulated boards that join a running `xs-ota server` (watch them on its page)")
+    .option("--url <url>", "the server (or XS_OTA_SERVER)", DEFAULT_URL)
+    .requiredOption("--product <pk>", "product the boards belong to")
+    .option("--count <n>", "number of boards", int, 3)
+    .option("--prefix <p>", "device names are PREFIX0, PREFIX1, ...", "sim-")
+    .option("--dialect <d>", "alibaba, quec, http, or mix (one of each in turn)", "mix")
+    .option("--from-version <v>", "version of the factory image", "1.0.0")
+    .option("--flash-dir <dir>", "a flash file per board in this folder (default: in memory)")
+    .option("--battery <pct>", "battery reading", num, 90)
+    .option("--rssi <dBm>", "signal reading", num, -60)
+    .option("--until <version>", "exit once every board runs this version")
+    .option("--timeout <s>", "give up after this many seconds", num, 600)
+    .action(async (o: { url: string; product: string; count: number; prefix: string; dialect: string; fromVersion: string; flashDir?: string; battery: number; rssi: number; until?: string; timeout: number }) => {
+      if (!["alibaba", "quec", "http", "mix"].includes(o.dialect)) throw new Error(`--dialect must be alibaba, quec, http or mix`);
+      const stop = new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
+      console.error(`${o.count} simulated board${o.count === 1 ? "" : "s"} of ${o.product} on ${o.url}${o.until ? `, until all run ${o.until}` : ", until Ctrl-C"}`);
+      const r = await attachDevices({
+        url: o.url, product: o.product, count: o.count, prefix: o.prefix, dialect: o.dialect as "mix", fromVersion: o.fromVersion,
+        flashDir: o.flashDir, battery: o.battery, rssi: o.rssi, until: o.until, timeoutMs: o.timeout * 1000, stop, progress: (l) => console.error(l),
+      });
+      for (const d of r.devices) console.log(`${d.name}: ${d.version}, ${d.boots} boot${d.boots === 1 ? "" : "s"}, ${d.updates} update${d.updates === 1 ? "" : "s"} (${d.failures} failed)`);
+      if (o.until && !r.reached) {
+        console.error(`xs-ota: not every board reached ${o.until} within ${o.timeout} s`);
+        process.exitCode = 1;
+      }
     });
 }
