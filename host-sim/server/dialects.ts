@@ -11,14 +11,14 @@ import { encodeUpgrade, parseInform, parseProgress, parseRequest, type ProgressM
 import { QuecAction, QuecOtaEvent, encodePackage, encodePlan, parseDeviceMessage, type PackageInfo, type Plan as QuecPlan } from "../../src/protocol/quec-plan.ts";
 import { upgradeFor, type PatchJson } from "../cloud/alibaba-cloud.ts";
 import { connectMqtt, type NodeMqttPort } from "../cloud/node-mqtt.ts";
-import type { DeviceOffer, Rollout } from "./rollout.ts";
-import { version as semver } from "./validate.ts";
+import type { ComponentOffer, DeviceOffer, Rollout } from "./rollout.ts";
+import { ApiError, bad, name, version as semver } from "./validate.ts";
 
 export interface DialectLog {
   (line: string): void;
 }
 
-function offerJson(o: DeviceOffer) {
+function offerJson(o: ComponentOffer) {
   return { component: o.component, version: o.version, size: o.size, url: o.url, md5: o.md5, crc32: o.crc32, sha256: o.sha256 };
 }
 
@@ -29,14 +29,44 @@ function alibabaPatch(o: DeviceOffer): PatchJson | undefined {
   return { offer: { ...offerJson(o), url: d.url, delta: { baseVersion: d.baseVersion, size: d.size } }, md5: d.md5, sha256: d.sha256 } as PatchJson;
 }
 
-/** The HTTP manifest of an offer: the full image, or the patch with `delta` (src/protocol/http-manifest.ts). */
-function manifestJson(o: DeviceOffer): Record<string, unknown> {
+/** One component of an HTTP manifest: the full image, or the patch with `delta`. */
+function manifestEntry(o: ComponentOffer, thresholds: DeviceOffer): Record<string, unknown> {
   const doc: Record<string, unknown> = offerJson(o);
   if (o.delta) {
     doc.url = o.delta.url;
     doc.delta = { baseVersion: o.delta.baseVersion, size: o.delta.size };
   }
+  if (thresholds.minBattery !== undefined) doc.minBattery = thresholds.minBattery;
+  if (thresholds.minSignal !== undefined) doc.minSignal = thresholds.minSignal;
   return doc;
+}
+
+/** The HTTP manifest of an offer (src/protocol/http-manifest.ts): one image, or for a plan of
+ * several components {taskId, components: [entry, ...]} in plan order. */
+function manifestJson(o: DeviceOffer): Record<string, unknown> {
+  if (!o.components) return manifestEntry(o, o);
+  return { taskId: o.taskId, components: o.components.map((c) => manifestEntry(c, o)) };
+}
+
+/** Most components a device reports besides its app (multi-component plans take 5 in all). */
+const MAX_REPORTED = 5;
+
+/** `components=assets@1.1.0,fonts@1.0.0` of a manifest poll: the device's other components and
+ * their running versions. Throws ApiError(400). */
+export function parseComponentVersions(v: string | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (v === null || v === "") return out;
+  const entries = v.split(",");
+  if (entries.length > MAX_REPORTED) bad(`components lists ${entries.length} entries; at most ${MAX_REPORTED}`);
+  for (const e of entries) {
+    const at = e.indexOf("@");
+    if (at < 0) bad(`components entry ${JSON.stringify(e)} must be component@version`);
+    const c = name(e.slice(0, at), "components entry's component", 32);
+    if (c === "app") bad("components must not name app: its version is ?version");
+    if (out[c] !== undefined) bad(`components names ${c} twice`);
+    out[c] = semver(e.slice(at + 1), `components entry ${c}'s version`);
+  }
+  return out;
 }
 
 /** Waits for the operator in manual mode on dialects without a confirm message. */
@@ -157,9 +187,14 @@ function planOf(taskId: string): number | undefined {
  * device restarts into it), 100 confirmed after the reboot (success is judged by the version
  * the device reports next), -1..-4 failed. */
 export function progressReport(rollout: Rollout, pk: string, dn: string, m: ProgressMessage): void {
-  if (m.step < 0) rollout.failed(pk, dn, undefined, m.step, m.desc);
-  else if (m.step >= 99) rollout.progress(pk, dn, undefined, 100, "updating");
-  else rollout.progress(pk, dn, undefined, m.step, "downloading");
+  if (m.step < 0) {
+    rollout.failed(pk, dn, undefined, m.step, m.desc, m.module);
+    return;
+  }
+  // A data component's 100 is its result; the app's comes after its reboot.
+  if (m.step === 100 && m.module !== undefined) rollout.componentResult(pk, dn, undefined, m.module, true, m.desc);
+  if (m.step >= 99) rollout.progress(pk, dn, undefined, 100, "updating", m.module);
+  else rollout.progress(pk, dn, undefined, m.step, "downloading", m.module);
 }
 
 /** HTTP manifest polling: GET /d/{product}/{device}/manifest.json?version=V answers the offer
@@ -177,15 +212,13 @@ export function handleHttpDialect(rollout: Rollout, req: http.IncomingMessage, r
     const version = url.searchParams.get("version");
     if (version === null) return (reply(400, "manifest.json needs ?version=<running version>"), true);
     try {
-      rollout.seen(pk, dn, "http", semver(version, "version"));
+      rollout.seen(pk, dn, "http", semver(version, "version"), {}, parseComponentVersions(url.searchParams.get("components")));
     } catch (e) {
-      return (reply(400, errorMessage(e)), true);
+      return (reply(e instanceof ApiError ? e.status : 400, errorMessage(e)), true);
     }
     const o = rollout.offerFor(pk, dn);
     if (!o || held(o)) return (res.writeHead(304).end(), true);
     const doc = manifestJson(o);
-    if (o.minBattery !== undefined) doc.minBattery = o.minBattery;
-    if (o.minSignal !== undefined) doc.minSignal = o.minSignal;
     const text = JSON.stringify(doc);
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": "no-store" }).end(text);
     return true;
