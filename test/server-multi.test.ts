@@ -72,6 +72,39 @@ test("a package of app and assets reaches an HTTP device: both applied in plan o
   }
 });
 
+test("the manifest lists every component in plan order; a device on the target app alone is not a success", async (t) => {
+  const server = await startServer();
+  try {
+    const pkg = await uploadFiles(server, [["app", APP], ["assets", ASSETS]]);
+    const planId = await activePlan(server, [pkg.json.id]);
+    const poll = async (q: string) => {
+      const r = await fetch(`${server.base}/d/pk1/d4/manifest.json?${q}`);
+      return { status: r.status, doc: r.status === 200 ? ((await r.json()) as any) : (await r.text(), undefined) };
+    };
+    const first = await poll("version=1.0.0");
+    t.is(first.status, 200);
+    t.deepEqual(Object.keys(first.doc), ["taskId", "components"]);
+    t.is(first.doc.taskId, `plan-${planId}`);
+    t.deepEqual(first.doc.components.map((c: any) => [c.component, c.version, c.size, c.sha256]), [
+      ["app", "2.0.0", APP.length, digestsOf(APP).sha256],
+      ["assets", "1.1.0", ASSETS.length, digestsOf(ASSETS).sha256],
+    ]);
+    const state = async () => (await call(server, "GET", "/api/devices/pk1/d4")).json.plans[0].state;
+    // The app at its target, the assets not (yet): still in flight, offered again.
+    t.is((await poll("version=2.0.0")).status, 200);
+    t.is((await poll("version=2.0.0&components=assets@1.0.5")).status, 200);
+    t.is(await state(), "pending");
+    // The assets at its target, the app not: neither.
+    t.is((await poll("version=1.0.0&components=assets@1.1.0")).status, 200);
+    t.is(await state(), "pending");
+    t.is((await poll("version=2.0.0&components=assets@1.1.0")).status, 304);
+    t.is(await state(), "success");
+    t.deepEqual((await call(server, "GET", "/api/devices/pk1/d4")).json.components, { assets: "1.1.0" });
+  } finally {
+    await server.close();
+  }
+});
+
 /** Flips one byte of a stored file: what the server then serves no longer matches its digests. */
 function corruptStored(server: OtaServer, sha256: string): void {
   const file = path.join(server.store.filesDir, `${sha256}.bin`);
