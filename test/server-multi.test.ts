@@ -1,7 +1,9 @@
 // Multi-file packages through the update server: a package of an app image and an "assets"
-// data-partition image, one plan, simulated boards with an assets partition polling the HTTP
-// manifest dialect. The device applies every component in plan order and reports each; the plan
-// succeeds only once the device reports both components at their target versions.
+// data-partition image, one plan, simulated boards with an assets partition on the HTTP
+// manifest dialect (every component in one manifest) and on Alibaba topics (one module task
+// after another). The device applies every component in plan order and reports each; the plan
+// succeeds only once the device reports both components at their target versions. QuecThing
+// devices refuse such a plan with the reason.
 
 import test from "ava";
 import * as fs from "node:fs";
@@ -11,6 +13,7 @@ import { ESP32_4MB_ASSETS } from "../host-sim/cloud/sim-boards.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
 import { digestsOf } from "../host-sim/server.ts";
 import { SimDevice } from "../host-sim/server/sim-device.ts";
+import type { Dialect } from "../host-sim/server/rollout.ts";
 import type { OtaServer } from "../host-sim/server/service.ts";
 import { OtaError } from "../src/errors.ts";
 import { manifestPlan } from "../src/protocol/http-manifest.ts";
@@ -35,13 +38,13 @@ async function activePlan(server: OtaServer, packages: number[]) {
   return plan.json.id as number;
 }
 
-function device(server: OtaServer, name: string) {
-  return new SimDevice({ product: "pk1", name, dialect: "http", serverBase: server.base, brokerUrl: server.broker.url, profile: ESP32_4MB_ASSETS });
+function device(server: OtaServer, name: string, dialect: Dialect = "http") {
+  return new SimDevice({ product: "pk1", name, dialect, serverBase: server.base, brokerUrl: server.broker.url, profile: ESP32_4MB_ASSETS });
 }
 
-test("a package of app and assets reaches an HTTP device: both applied in plan order, success only once both report their versions", async (t) => {
+for (const dialect of ["http", "alibaba"] as const) test(`a package of app and assets reaches a device (${dialect}): both applied in plan order, success once both report their versions`, async (t) => {
   const server = await startServer();
-  const dev = device(server, "d1");
+  const dev = device(server, "d1", dialect);
   try {
     const pkg = await uploadFiles(server, [["app", APP], ["assets", ASSETS]]);
     t.is(pkg.status, 201, JSON.stringify(pkg.json));
@@ -62,7 +65,10 @@ test("a package of app and assets reaches an HTTP device: both applied in plan o
     // In plan order: the app's result after its reboot, then the assets', then the version
     // reports; success last.
     const at = (k: string) => kinds.indexOf(k);
-    t.true(at("component:app") >= 0 && at("component:app") < at("component:assets"), kinds.join(" "));
+    // (an Alibaba app reports its result without a module, as a single-image device does)
+    if (dialect === "http") t.true(at("component:app") >= 0 && at("component:app") < at("component:assets"), kinds.join(" "));
+    // Alibaba: the assets task goes out once the device informs the app's new version.
+    else t.true(at("device-version") < at("component:assets"), kinds.join(" "));
     t.true(at("device-version") < at("success") && at("component-version") < at("success"), kinds.join(" "));
     t.is(kinds.filter((k: string) => k === "success").length, 1);
     t.is(kinds[kinds.length - 1], "success");
@@ -113,10 +119,10 @@ function corruptStored(server: OtaServer, sha256: string): void {
   fs.writeFileSync(file, bytes);
 }
 
-for (const order of [["app", "assets"], ["assets", "app"]] as const) {
-  test(`a corrupted assets file fails the device with -3 naming the component (order ${order.join(", ")})`, async (t) => {
+for (const [dialect, order] of [["http", ["app", "assets"]], ["http", ["assets", "app"]], ["alibaba", ["app", "assets"]], ["alibaba", ["assets", "app"]]] as const) {
+  test(`a corrupted assets file fails the device with -3 naming the component (${dialect}, order ${order.join(", ")})`, async (t) => {
     const server = await startServer();
-    const dev = device(server, "d2");
+    const dev = device(server, "d2", dialect);
     try {
       const files = order.map((c) => [c, c === "app" ? APP : ASSETS] as [string, Uint8Array]);
       const pkg = await uploadFiles(server, files);
@@ -145,6 +151,27 @@ for (const order of [["app", "assets"], ["assets", "app"]] as const) {
     }
   });
 }
+
+test("a QuecThing device refuses a multi-component plan with the reason; nothing is downloaded", async (t) => {
+  const server = await startServer();
+  const dev = device(server, "q1", "quec");
+  try {
+    const pkg = await uploadFiles(server, [["app", APP], ["assets", ASSETS]]);
+    const planId = await activePlan(server, [pkg.json.id]);
+    const run = dev.run();
+    await until(async () => (await call(server, "GET", `/api/plans/${planId}`)).json.counts.rejected === 1, 30_000, "the rejection");
+    dev.stop();
+    await run;
+    const info = (await call(server, "GET", "/api/devices/pk1/q1")).json;
+    t.is(info.plans[0].state, "rejected");
+    t.regex(info.plans[0].reason, /QuecThing plans carry one component; multi-component plans reach http and alibaba devices/);
+    t.is(dev.version, "1.0.0");
+    t.is(server.fileStats.bytesServed, 0);
+  } finally {
+    dev.stop();
+    await server.close();
+  }
+});
 
 test("bad multi-component input to the API gets 4xx and changes nothing", async (t) => {
   const server = await startServer();

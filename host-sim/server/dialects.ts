@@ -4,10 +4,15 @@
 // Rollout's offers into the dialect's messages, with the encoders and parsers the devices use.
 // A device whose version is a delta package's source version gets the patch (Alibaba isDiff 1,
 // a QuecThing package with delta, a manifest with delta); any other the full image.
+// A plan of several components goes out whole in an HTTP manifest, and as one upgrade task per
+// module on Alibaba topics (the app is the default module, each data component its own module),
+// in plan order: the next task when the device informs the version of the module before it.
+// QuecThing plans carry one component: such a device refuses a multi-component plan (-1 with
+// the reason), as the platform's FOTA would.
 
 import type * as http from "node:http";
 import { OtaError, errorMessage } from "../../src/errors.ts";
-import { encodeUpgrade, parseInform, parseProgress, parseRequest, type ProgressMessage } from "../../src/protocol/alibaba-mqtt.ts";
+import { DEFAULT_MODULE, encodeUpgrade, parseInform, parseProgress, parseRequest, type ProgressMessage } from "../../src/protocol/alibaba-mqtt.ts";
 import { QuecAction, QuecOtaEvent, encodePackage, encodePlan, parseDeviceMessage, type PackageInfo, type Plan as QuecPlan } from "../../src/protocol/quec-plan.ts";
 import { upgradeFor, type PatchJson } from "../cloud/alibaba-cloud.ts";
 import { connectMqtt, type NodeMqttPort } from "../cloud/node-mqtt.ts";
@@ -23,7 +28,7 @@ function offerJson(o: ComponentOffer) {
 }
 
 /** The diff package of an Alibaba upgrade message (isDiff 1) for an offer with a delta. */
-function alibabaPatch(o: DeviceOffer): PatchJson | undefined {
+function alibabaPatch(o: ComponentOffer): PatchJson | undefined {
   const d = o.delta;
   if (!d) return undefined;
   return { offer: { ...offerJson(o), url: d.url, delta: { baseVersion: d.baseVersion, size: d.size } }, md5: d.md5, sha256: d.sha256 } as PatchJson;
@@ -119,7 +124,8 @@ export class MqttDialects {
   private onAlibaba(kind: string, pk: string, dn: string, payload: Uint8Array): void {
     if (kind === "inform" || kind === "request") {
       const m = kind === "inform" ? parseInform(payload) : parseRequest(payload);
-      this.rollout.seen(pk, dn, "alibaba", m.version);
+      if (m.module === undefined || m.module === DEFAULT_MODULE) this.rollout.seen(pk, dn, "alibaba", m.version);
+      else this.rollout.componentSeen(pk, dn, "alibaba", m.module, semver(m.version, "version"));
       this.pushAlibaba(pk, dn);
     } else if (kind === "progress") {
       progressReport(this.rollout, pk, dn, parseProgress(payload));
@@ -129,8 +135,12 @@ export class MqttDialects {
   private pushAlibaba(pk: string, dn: string): void {
     const o = this.rollout.offerFor(pk, dn);
     if (!o || held(o)) return;
-    const m = upgradeFor({ offer: offerJson(o), patch: alibabaPatch(o), minBattery: o.minBattery, minSignal: o.minSignal }, ++this.seq, o.sourceVersion);
-    if (o.isDiff) m.data.isDiff = 1;
+    // One module task at a time, in plan order: the first component not reported at its version.
+    const c = o.components ? o.components.find((x) => x.reported !== x.version) : o;
+    if (!c) return;
+    const module = c.component === "app" ? undefined : c.component;
+    const m = upgradeFor({ offer: offerJson(c), patch: alibabaPatch(c), minBattery: o.minBattery, minSignal: o.minSignal, module }, ++this.seq, o.sourceVersion);
+    if (c.isDiff) m.data.isDiff = 1;
     this.mqtt.publish(`/ota/device/upgrade/${pk}/${dn}`, encodeUpgrade(m));
   }
 
@@ -171,6 +181,10 @@ export class MqttDialects {
   private sendQuecPlan(pk: string, dn: string): void {
     const o = this.rollout.offerFor(pk, dn);
     if (!o) return;
+    if (o.components) {
+      this.rollout.failed(pk, dn, o.planId, -1, `plan ${o.planId} has components ${o.components.map((c) => c.component).join(", ")}: QuecThing plans carry one component; multi-component plans reach http and alibaba devices`);
+      return;
+    }
     const plan: QuecPlan = { taskId: o.taskId, component: o.component, sourceVersion: o.sourceVersion, targetVersion: o.version };
     if (o.minBattery !== undefined) plan.minBattery = o.minBattery;
     if (o.minSignal !== undefined) plan.minSignal = o.minSignal;
@@ -187,14 +201,15 @@ function planOf(taskId: string): number | undefined {
  * device restarts into it), 100 confirmed after the reboot (success is judged by the version
  * the device reports next), -1..-4 failed. */
 export function progressReport(rollout: Rollout, pk: string, dn: string, m: ProgressMessage): void {
+  const component = m.module === DEFAULT_MODULE ? "app" : m.module;
   if (m.step < 0) {
-    rollout.failed(pk, dn, undefined, m.step, m.desc, m.module);
+    rollout.failed(pk, dn, undefined, m.step, m.desc, component);
     return;
   }
   // A data component's 100 is its result; the app's comes after its reboot.
-  if (m.step === 100 && m.module !== undefined) rollout.componentResult(pk, dn, undefined, m.module, true, m.desc);
-  if (m.step >= 99) rollout.progress(pk, dn, undefined, 100, "updating", m.module);
-  else rollout.progress(pk, dn, undefined, m.step, "downloading", m.module);
+  if (m.step === 100 && component !== undefined) rollout.componentResult(pk, dn, undefined, component, true, m.desc);
+  if (m.step >= 99) rollout.progress(pk, dn, undefined, 100, "updating", component);
+  else rollout.progress(pk, dn, undefined, m.step, "downloading", component);
 }
 
 /** HTTP manifest polling: GET /d/{product}/{device}/manifest.json?version=V answers the offer

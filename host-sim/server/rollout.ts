@@ -54,6 +54,8 @@ export interface ComponentOffer {
   crc32: string;
   sha256: string;
   isDiff: boolean;
+  /** The version the device last reported for this component (multi-component plans). */
+  reported?: string;
   /** A delta package for this device (its version is the patch's source version): url, size and
    * digests above stay the target image's (the plan's full package, or a full package of the
    * store with the same product, component and version); the patch is served at delta.url. */
@@ -188,6 +190,14 @@ export class Rollout {
     }
   }
 
+  /** A device reported the running version of one of its components other than the app (an
+   * Alibaba module's inform). Judges success like seen(). */
+  componentSeen(product: string, device: string, dialect: Dialect, component: string, version: string): void {
+    const dev = this.store.db.prepare("SELECT version FROM devices WHERE product = ? AND name = ?").get(product, device) as { version: string | null } | undefined;
+    if (!dev?.version) return;
+    this.seen(product, device, dialect, dev.version, {}, { [component]: version });
+  }
+
   /** The offer for this device now, admitting it to a plan when it is targeted, its version is
    * a source version, the plan's window is open and the current wave has room. Undefined when
    * nothing is due. Plans run one after another: an update in flight is offered again (the
@@ -203,7 +213,7 @@ export class Rollout {
     const open = (db.prepare("SELECT * FROM plans WHERE product = ? AND status IN ('active','paused') ORDER BY id").all(product) as PlanRow[]).map(toPlan);
     for (const r of flying) {
       const p = open.find((x) => x.id === r.plan_id);
-      if (p && !this.atTarget(product, device, dev.version, p.spec)) return this.offer(p, r.state, r.from_version ?? dev.version);
+      if (p && !this.atTarget(product, device, dev.version, p.spec)) return this.offer(p, device, r.state, r.from_version ?? dev.version);
     }
     for (const p of active) {
       const spec = p.spec;
@@ -217,7 +227,7 @@ export class Rollout {
         if (row.state === "failed" && row.attempts > spec.strategy.retries) continue;
         if (row.state === "rejected" && row.attempts > spec.strategy.retries) continue;
         this.setRow(p.id, product, device, { state: "pending", progress: 0, error_code: null, reason: null, finished_at: null }, "retry", { attempt: row.attempts + 1 });
-        return this.offer(p, "pending", dev.version);
+        return this.offer(p, device, "pending", dev.version);
       }
       const targeted = this.targetedCount(p);
       const admitted = (db.prepare("SELECT count(*) AS n FROM device_plans WHERE plan_id = ?").get(p.id) as { n: number }).n;
@@ -225,7 +235,7 @@ export class Rollout {
       db.prepare(`INSERT INTO device_plans (plan_id, product, device, state, wave, progress, attempts, from_version, started_at, updated_at)
         VALUES (?, ?, ?, 'pending', ?, 0, 0, ?, ?, ?)`).run(p.id, product, device, p.wave, dev.version, t, t);
       this.event({ kind: "pending", planId: p.id, product, device, detail: { wave: p.wave, from: dev.version, to: spec.targetVersion } });
-      return this.offer(p, "pending", dev.version);
+      return this.offer(p, device, "pending", dev.version);
     }
     return undefined;
   }
@@ -359,7 +369,7 @@ export class Rollout {
   /** What the device gets: its app component's file (the first component's when the plan has
    * no app) with the plan's thresholds, and for a plan of more than one component or of a data
    * component, every component's file in plan order. */
-  private offer(p: Plan, state: DeviceState, from: string): DeviceOffer {
+  private offer(p: Plan, device: string, state: DeviceState, from: string): DeviceOffer {
     const pkgs: Package[] = p.spec.packages.map((id) => this.packages.get(id));
     const order = planComponents(pkgs);
     const main = (order.find((c) => c.component === "app") ?? order[0]).component;
@@ -368,7 +378,14 @@ export class Rollout {
       minBattery: p.spec.strategy.minBattery, minSignal: p.spec.strategy.minSignal,
     };
     const o: DeviceOffer = { ...base, ...this.componentOffer(p.spec.product, pkgs, main, from) };
-    if (order.length > 1 || main !== "app") o.components = order.map((c) => this.componentOffer(p.spec.product, pkgs, c.component, from));
+    if (order.length > 1 || main !== "app") {
+      const dev = this.store.db.prepare("SELECT version FROM devices WHERE product = ? AND name = ?").get(p.spec.product, device) as { version: string | null } | undefined;
+      const others = this.componentVersions(p.spec.product, device);
+      o.components = order.map((c) => {
+        const reported = c.component === "app" ? dev?.version ?? undefined : others[c.component];
+        return { ...this.componentOffer(p.spec.product, pkgs, c.component, from), ...(reported === undefined ? {} : { reported }) };
+      });
+    }
     return o;
   }
 

@@ -167,13 +167,15 @@ export class SimDevice {
   private async open(report: BootReport, agent: Agent, clock: NodeClock, onResult: (r: UpdateResult) => void): Promise<Session> {
     const { product: pk, name: dn } = this.o;
     const progress = { minIntervalMs: 50, minStep: 10 };
+    // Multi-component plans: data partitions of the board (HTTP components, Alibaba modules).
+    const multi = new MultiComponentUpdater({ platform: this.board.platform(this.meter.wrap(nodeHttp), clock), agent, download: { stallMs: 5000, backoffMs: 20, backoffMaxMs: 200 } });
     if (this.o.dialect === "alibaba") {
       const mqtt = await this.mqtt();
       // The device's policy: the plan's thresholds travel in extData; the readings are the board's.
       const client = new AlibabaOtaClient({
         mqtt, clock, productKey: pk, deviceName: dn, version: () => report.version, progress,
         update: (offer) => agent.update(offer),
-        onResult,
+        onResult, multi,
       });
       client.start(report);
       return { progress: (p) => client.progress(p), close: async () => (await mqtt.settled().catch(() => undefined), await mqtt.close()) };
@@ -210,7 +212,7 @@ export class SimDevice {
     const device = new HttpDevice({
       http: this.meter.wrap(nodeHttp), clock, server: this.o.serverBase, product: pk, device: dn, report,
       readings: () => this.readings(agent), update: (offer) => agent.update(offer),
-      multi: new MultiComponentUpdater({ platform: this.board.platform(this.meter.wrap(nodeHttp), clock), agent, download: { stallMs: 5000, backoffMs: 20, backoffMaxMs: 200 } }),
+      multi,
       pollMs: this.o.pollMs ?? 100, backoffMs: 50, backoffMaxMs: 500, timeoutMs: 5000, progress,
       canSend: () => !this.board.flash.isDead, onResult,
     });

@@ -20,10 +20,7 @@ import type { BootReport, Progress, UpdateResult } from "../agent/types.ts";
 import type { ClockPort, HttpPort } from "../ports.ts";
 import { ProgressReporter, encodeProgress } from "./alibaba-mqtt.ts";
 import { HttpReporter, ManifestPoller, type PollOutcome } from "./http-manifest.ts";
-import type { ComponentResult, MultiComponentUpdater, MultiOutcome, MultiPlan } from "./multi-component.ts";
-
-/** What HttpDevice uses of a MultiComponentUpdater. */
-export type PlanUpdater = Pick<MultiComponentUpdater, "apply" | "resume" | "pending" | "installed" | "components">;
+import type { ComponentResult, MultiOutcome, MultiPlan, PlanUpdater } from "./multi-component.ts";
 
 /** Longest product key or device name the server's routes accept. */
 const MAX_NAME = 64;

@@ -75,6 +75,9 @@ export function parseMultiPlan(input: unknown): MultiPlan {
   return { taskId, components };
 }
 
+/** What the protocol clients use of a MultiComponentUpdater. */
+export type PlanUpdater = Pick<MultiComponentUpdater, "apply" | "resume" | "pending" | "installed" | "components">;
+
 interface PlanState {
   taskId: string;
   components: Offer[];
