@@ -324,6 +324,9 @@ export async function simProtocolUpdate(o: SimProtocolOptions): Promise<SimProto
           case "error":
             post(ErrorCode.UpdateFailed, outcome.reason);
             return refused(outcome.reason, offer, agent.runningVersion());
+          case "updated-plan":
+            // This poller has no updatePlan: a components manifest is an error outcome.
+            return refused("a components manifest", offer, agent.runningVersion());
         }
       },
       progress: (p) => steps?.report(p.percent, p.phase),

@@ -4,39 +4,74 @@
 // Rollout's offers into the dialect's messages, with the encoders and parsers the devices use.
 // A device whose version is a delta package's source version gets the patch (Alibaba isDiff 1,
 // a QuecThing package with delta, a manifest with delta); any other the full image.
+// A plan of several components goes out whole in an HTTP manifest, and as one upgrade task per
+// module on Alibaba topics (the app is the default module, each data component its own module),
+// in plan order: the next task when the device informs the version of the module before it.
+// QuecThing plans carry one component: such a device refuses a multi-component plan (-1 with
+// the reason), as the platform's FOTA would.
 
 import type * as http from "node:http";
 import { OtaError, errorMessage } from "../../src/errors.ts";
-import { encodeUpgrade, parseInform, parseProgress, parseRequest, type ProgressMessage } from "../../src/protocol/alibaba-mqtt.ts";
+import { DEFAULT_MODULE, encodeUpgrade, parseInform, parseProgress, parseRequest, type ProgressMessage } from "../../src/protocol/alibaba-mqtt.ts";
 import { QuecAction, QuecOtaEvent, encodePackage, encodePlan, parseDeviceMessage, type PackageInfo, type Plan as QuecPlan } from "../../src/protocol/quec-plan.ts";
 import { upgradeFor, type PatchJson } from "../cloud/alibaba-cloud.ts";
 import { connectMqtt, type NodeMqttPort } from "../cloud/node-mqtt.ts";
-import type { DeviceOffer, Rollout } from "./rollout.ts";
-import { version as semver } from "./validate.ts";
+import type { ComponentOffer, DeviceOffer, Rollout } from "./rollout.ts";
+import { ApiError, bad, name, version as semver } from "./validate.ts";
 
 export interface DialectLog {
   (line: string): void;
 }
 
-function offerJson(o: DeviceOffer) {
+function offerJson(o: ComponentOffer) {
   return { component: o.component, version: o.version, size: o.size, url: o.url, md5: o.md5, crc32: o.crc32, sha256: o.sha256 };
 }
 
 /** The diff package of an Alibaba upgrade message (isDiff 1) for an offer with a delta. */
-function alibabaPatch(o: DeviceOffer): PatchJson | undefined {
+function alibabaPatch(o: ComponentOffer): PatchJson | undefined {
   const d = o.delta;
   if (!d) return undefined;
   return { offer: { ...offerJson(o), url: d.url, delta: { baseVersion: d.baseVersion, size: d.size } }, md5: d.md5, sha256: d.sha256 } as PatchJson;
 }
 
-/** The HTTP manifest of an offer: the full image, or the patch with `delta` (src/protocol/http-manifest.ts). */
-function manifestJson(o: DeviceOffer): Record<string, unknown> {
+/** One component of an HTTP manifest: the full image, or the patch with `delta`. */
+function manifestEntry(o: ComponentOffer, thresholds: DeviceOffer): Record<string, unknown> {
   const doc: Record<string, unknown> = offerJson(o);
   if (o.delta) {
     doc.url = o.delta.url;
     doc.delta = { baseVersion: o.delta.baseVersion, size: o.delta.size };
   }
+  if (thresholds.minBattery !== undefined) doc.minBattery = thresholds.minBattery;
+  if (thresholds.minSignal !== undefined) doc.minSignal = thresholds.minSignal;
   return doc;
+}
+
+/** The HTTP manifest of an offer (src/protocol/http-manifest.ts): one image, or for a plan of
+ * several components {taskId, components: [entry, ...]} in plan order. */
+function manifestJson(o: DeviceOffer): Record<string, unknown> {
+  if (!o.components) return manifestEntry(o, o);
+  return { taskId: o.taskId, components: o.components.map((c) => manifestEntry(c, o)) };
+}
+
+/** Most components a device reports besides its app (multi-component plans take 5 in all). */
+const MAX_REPORTED = 5;
+
+/** `components=assets@1.1.0,fonts@1.0.0` of a manifest poll: the device's other components and
+ * their running versions. Throws ApiError(400). */
+export function parseComponentVersions(v: string | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (v === null || v === "") return out;
+  const entries = v.split(",");
+  if (entries.length > MAX_REPORTED) bad(`components lists ${entries.length} entries; at most ${MAX_REPORTED}`);
+  for (const e of entries) {
+    const at = e.indexOf("@");
+    if (at < 0) bad(`components entry ${JSON.stringify(e)} must be component@version`);
+    const c = name(e.slice(0, at), "components entry's component", 32);
+    if (c === "app") bad("components must not name app: its version is ?version");
+    if (out[c] !== undefined) bad(`components names ${c} twice`);
+    out[c] = semver(e.slice(at + 1), `components entry ${c}'s version`);
+  }
+  return out;
 }
 
 /** Waits for the operator in manual mode on dialects without a confirm message. */
@@ -89,7 +124,8 @@ export class MqttDialects {
   private onAlibaba(kind: string, pk: string, dn: string, payload: Uint8Array): void {
     if (kind === "inform" || kind === "request") {
       const m = kind === "inform" ? parseInform(payload) : parseRequest(payload);
-      this.rollout.seen(pk, dn, "alibaba", m.version);
+      if (m.module === undefined || m.module === DEFAULT_MODULE) this.rollout.seen(pk, dn, "alibaba", m.version);
+      else this.rollout.componentSeen(pk, dn, "alibaba", m.module, semver(m.version, "version"));
       this.pushAlibaba(pk, dn);
     } else if (kind === "progress") {
       progressReport(this.rollout, pk, dn, parseProgress(payload));
@@ -99,8 +135,12 @@ export class MqttDialects {
   private pushAlibaba(pk: string, dn: string): void {
     const o = this.rollout.offerFor(pk, dn);
     if (!o || held(o)) return;
-    const m = upgradeFor({ offer: offerJson(o), patch: alibabaPatch(o), minBattery: o.minBattery, minSignal: o.minSignal }, ++this.seq, o.sourceVersion);
-    if (o.isDiff) m.data.isDiff = 1;
+    // One module task at a time, in plan order: the first component not reported at its version.
+    const c = o.components ? o.components.find((x) => x.reported !== x.version) : o;
+    if (!c) return;
+    const module = c.component === "app" ? undefined : c.component;
+    const m = upgradeFor({ offer: offerJson(c), patch: alibabaPatch(c), minBattery: o.minBattery, minSignal: o.minSignal, module }, ++this.seq, o.sourceVersion);
+    if (c.isDiff) m.data.isDiff = 1;
     this.mqtt.publish(`/ota/device/upgrade/${pk}/${dn}`, encodeUpgrade(m));
   }
 
@@ -141,6 +181,10 @@ export class MqttDialects {
   private sendQuecPlan(pk: string, dn: string): void {
     const o = this.rollout.offerFor(pk, dn);
     if (!o) return;
+    if (o.components) {
+      this.rollout.failed(pk, dn, o.planId, -1, `plan ${o.planId} has components ${o.components.map((c) => c.component).join(", ")}: QuecThing plans carry one component; multi-component plans reach http and alibaba devices`);
+      return;
+    }
     const plan: QuecPlan = { taskId: o.taskId, component: o.component, sourceVersion: o.sourceVersion, targetVersion: o.version };
     if (o.minBattery !== undefined) plan.minBattery = o.minBattery;
     if (o.minSignal !== undefined) plan.minSignal = o.minSignal;
@@ -157,9 +201,15 @@ function planOf(taskId: string): number | undefined {
  * device restarts into it), 100 confirmed after the reboot (success is judged by the version
  * the device reports next), -1..-4 failed. */
 export function progressReport(rollout: Rollout, pk: string, dn: string, m: ProgressMessage): void {
-  if (m.step < 0) rollout.failed(pk, dn, undefined, m.step, m.desc);
-  else if (m.step >= 99) rollout.progress(pk, dn, undefined, 100, "updating");
-  else rollout.progress(pk, dn, undefined, m.step, "downloading");
+  const component = m.module === DEFAULT_MODULE ? "app" : m.module;
+  if (m.step < 0) {
+    rollout.failed(pk, dn, undefined, m.step, m.desc, component);
+    return;
+  }
+  // A data component's 100 is its result; the app's comes after its reboot.
+  if (m.step === 100 && component !== undefined) rollout.componentResult(pk, dn, undefined, component, true, m.desc);
+  if (m.step >= 99) rollout.progress(pk, dn, undefined, 100, "updating", component);
+  else rollout.progress(pk, dn, undefined, m.step, "downloading", component);
 }
 
 /** HTTP manifest polling: GET /d/{product}/{device}/manifest.json?version=V answers the offer
@@ -177,15 +227,13 @@ export function handleHttpDialect(rollout: Rollout, req: http.IncomingMessage, r
     const version = url.searchParams.get("version");
     if (version === null) return (reply(400, "manifest.json needs ?version=<running version>"), true);
     try {
-      rollout.seen(pk, dn, "http", semver(version, "version"));
+      rollout.seen(pk, dn, "http", semver(version, "version"), {}, parseComponentVersions(url.searchParams.get("components")));
     } catch (e) {
-      return (reply(400, errorMessage(e)), true);
+      return (reply(e instanceof ApiError ? e.status : 400, errorMessage(e)), true);
     }
     const o = rollout.offerFor(pk, dn);
     if (!o || held(o)) return (res.writeHead(304).end(), true);
     const doc = manifestJson(o);
-    if (o.minBattery !== undefined) doc.minBattery = o.minBattery;
-    if (o.minSignal !== undefined) doc.minSignal = o.minSignal;
     const text = JSON.stringify(doc);
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": "no-store" }).end(text);
     return true;

@@ -82,6 +82,14 @@ export function parsePlanSpec(body: unknown, packages: Packages): { spec: PlanSp
     }
   }
   if (components.size > 5) bad(`the plan's packages hold ${components.size} components; a device takes at most 5`);
+  for (const [component, from] of byComponent) {
+    const versions = new Set(from.map((p) => p.files.find((f) => f.component === component)!.version));
+    if (versions.size > 1) bad(`component ${component} has two target versions in the plan's packages (${[...versions].join(", ")}): one version per component`);
+    // Data partitions take whole images (src/protocol/multi-component.ts): no patches.
+    if (component !== "app" && components.size > 1 && !from.some((p) => p.kind === "full")) {
+      bad(`component ${component} comes only as a delta package: a data component of a multi-component plan needs a full package`);
+    }
+  }
   const targetVersion = version(o.targetVersion, "targetVersion");
   const app = pkgs.flatMap((p) => p.files).find((f) => f.component === "app") ?? pkgs[0].files[0];
   if (app.version !== targetVersion) bad(`targetVersion ${targetVersion} differs from the version of the ${app.component} file of package ${pkgs.find((p) => p.files.includes(app))!.id} (${app.version})`);
@@ -126,6 +134,19 @@ export function parsePlanSpec(body: unknown, packages: Packages): { spec: PlanSp
   if (blacklist) spec.blacklist = blacklist;
   if (pushWindow) spec.pushWindow = pushWindow;
   return { spec, files: pkgs };
+}
+
+export interface PlanComponent {
+  component: string;
+  version: string;
+}
+
+/** The plan's components in the order a device applies them: the packages' order, then each
+ * package's files in upload order; each with the version the plan brings it to. */
+export function planComponents(pkgs: Package[]): PlanComponent[] {
+  const out: PlanComponent[] = [];
+  for (const p of pkgs) for (const f of p.files) if (!out.some((c) => c.component === f.component)) out.push({ component: f.component, version: f.version });
+  return out;
 }
 
 /** Whether the plan names this device: the blacklist wins over the whitelist; no whitelist

@@ -5,7 +5,7 @@
 // (the live page, the dialect clouds) hear about it after the commit.
 
 import type { Package, Packages } from "./packages.ts";
-import { inWindow, parsePlanSpec, targets, waveCapacity, type Plan, type PlanSpec, type PlanStatus } from "./plans.ts";
+import { inWindow, parsePlanSpec, planComponents, targets, waveCapacity, type Plan, type PlanComponent, type PlanSpec, type PlanStatus } from "./plans.ts";
 import type { Store } from "./store.ts";
 import { conflict, notFound } from "./validate.ts";
 
@@ -25,6 +25,9 @@ export interface DeviceRow {
   last_seen: number;
 }
 
+/** A device with the versions of its other components (data partitions), as last reported. */
+export type DeviceInfo = DeviceRow & { components: Record<string, string>; plans: DevicePlanRow[] };
+
 export interface DevicePlanRow {
   plan_id: number;
   product: string;
@@ -41,25 +44,35 @@ export interface DevicePlanRow {
   finished_at: number | null;
 }
 
-/** What a dialect sends a device: the plan's file for the device's component. */
-export interface DeviceOffer {
-  planId: number;
-  taskId: string;
-  state: DeviceState;
-  mode: "silent" | "manual";
+/** One component's file as a device gets it: the full image, or for the app a patch (delta). */
+export interface ComponentOffer {
   component: string;
   version: string;
-  sourceVersion: string;
   size: number;
   url: string;
   md5: string;
   crc32: string;
   sha256: string;
   isDiff: boolean;
+  /** The version the device last reported for this component (multi-component plans). */
+  reported?: string;
   /** A delta package for this device (its version is the patch's source version): url, size and
    * digests above stay the target image's (the plan's full package, or a full package of the
    * store with the same product, component and version); the patch is served at delta.url. */
   delta?: { baseVersion: string; url: string; size: number; md5: string; crc32: string; sha256: string };
+}
+
+/** What a dialect sends a device: the plan's file for the device's app component (the first
+ * component when the plan has no app) and, for a plan of more than one component or of a data
+ * component, every component in plan order. */
+export interface DeviceOffer extends ComponentOffer {
+  planId: number;
+  taskId: string;
+  state: DeviceState;
+  mode: "silent" | "manual";
+  sourceVersion: string;
+  /** Every component in the order the device applies them; undefined for a plan of the app alone. */
+  components?: ComponentOffer[];
   minBattery?: number;
   minSignal?: number;
 }
@@ -144,9 +157,10 @@ export class Rollout {
 
   // ---- devices (dialects) --------------------------------------------------------------------
 
-  /** A device reported its running version (inform, request, result, poll). Judges success of
-   * its in-flight updates. */
-  seen(product: string, device: string, dialect: Dialect, version: string, readings: { battery?: number; signal?: number } = {}): void {
+  /** A device reported its running version (inform, request, result, poll), and the versions of
+   * its other components when it has some. Judges success of its in-flight updates: every
+   * component of the plan reports the plan's version of it. */
+  seen(product: string, device: string, dialect: Dialect, version: string, readings: { battery?: number; signal?: number } = {}, components: Record<string, string> = {}): void {
     const t = this.now();
     const db = this.store.db;
     const before = db.prepare("SELECT version FROM devices WHERE product = ? AND name = ?").get(product, device) as { version: string | null } | undefined;
@@ -156,15 +170,32 @@ export class Rollout {
       .run(product, device, dialect, version, readings.battery ?? null, readings.signal ?? null, t);
     if (!before) this.event({ kind: "device-new", product, device, detail: { version, dialect } });
     else if (before.version !== version) this.event({ kind: "device-version", product, device, detail: { from: before.version, version } });
+    const known = this.componentVersions(product, device);
+    const upsert = db.prepare(`INSERT INTO device_components (product, device, component, version, updated_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (product, device, component) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`);
+    for (const [component, v] of Object.entries(components)) {
+      if (component === "app" || known[component] === v) continue;
+      upsert.run(product, device, component, v, t);
+      this.event({ kind: "component-version", product, device, detail: { component, from: known[component] ?? null, version: v } });
+    }
     const rows = db.prepare(`SELECT dp.*, p.spec FROM device_plans dp JOIN plans p ON p.id = dp.plan_id
       WHERE dp.product = ? AND dp.device = ? AND dp.state IN ${IN_FLIGHT}`).all(product, device) as (DevicePlanRow & { spec: string })[];
     for (const r of rows) {
       const spec = JSON.parse(r.spec) as PlanSpec;
-      if (version === spec.targetVersion) {
-        this.setRow(r.plan_id, product, device, { state: "success", progress: 100, error_code: 0, reason: `reports ${version}`, finished_at: t }, "success", { version });
+      if (this.atTarget(product, device, version, spec)) {
+        const reports = this.targetsOf(spec).map((c) => `${c.component} ${c.version}`).join(", ");
+        this.setRow(r.plan_id, product, device, { state: "success", progress: 100, error_code: 0, reason: `reports ${reports}`, finished_at: t }, "success", { version });
         this.checkWave(r.plan_id);
       }
     }
+  }
+
+  /** A device reported the running version of one of its components other than the app (an
+   * Alibaba module's inform). Judges success like seen(). */
+  componentSeen(product: string, device: string, dialect: Dialect, component: string, version: string): void {
+    const dev = this.store.db.prepare("SELECT version FROM devices WHERE product = ? AND name = ?").get(product, device) as { version: string | null } | undefined;
+    if (!dev?.version) return;
+    this.seen(product, device, dialect, dev.version, {}, { [component]: version });
   }
 
   /** The offer for this device now, admitting it to a plan when it is targeted, its version is
@@ -182,7 +213,7 @@ export class Rollout {
     const open = (db.prepare("SELECT * FROM plans WHERE product = ? AND status IN ('active','paused') ORDER BY id").all(product) as PlanRow[]).map(toPlan);
     for (const r of flying) {
       const p = open.find((x) => x.id === r.plan_id);
-      if (p && dev.version !== p.spec.targetVersion) return this.offer(p, r.state, r.from_version ?? dev.version);
+      if (p && !this.atTarget(product, device, dev.version, p.spec)) return this.offer(p, device, r.state, r.from_version ?? dev.version);
     }
     for (const p of active) {
       const spec = p.spec;
@@ -196,7 +227,7 @@ export class Rollout {
         if (row.state === "failed" && row.attempts > spec.strategy.retries) continue;
         if (row.state === "rejected" && row.attempts > spec.strategy.retries) continue;
         this.setRow(p.id, product, device, { state: "pending", progress: 0, error_code: null, reason: null, finished_at: null }, "retry", { attempt: row.attempts + 1 });
-        return this.offer(p, "pending", dev.version);
+        return this.offer(p, device, "pending", dev.version);
       }
       const targeted = this.targetedCount(p);
       const admitted = (db.prepare("SELECT count(*) AS n FROM device_plans WHERE plan_id = ?").get(p.id) as { n: number }).n;
@@ -204,7 +235,7 @@ export class Rollout {
       db.prepare(`INSERT INTO device_plans (plan_id, product, device, state, wave, progress, attempts, from_version, started_at, updated_at)
         VALUES (?, ?, ?, 'pending', ?, 0, 0, ?, ?, ?)`).run(p.id, product, device, p.wave, dev.version, t, t);
       this.event({ kind: "pending", planId: p.id, product, device, detail: { wave: p.wave, from: dev.version, to: spec.targetVersion } });
-      return this.offer(p, "pending", dev.version);
+      return this.offer(p, device, "pending", dev.version);
     }
     return undefined;
   }
@@ -217,21 +248,40 @@ export class Rollout {
     else this.reject(r, reason);
   }
 
-  /** Download progress 0..100, or "updating" once the image is staged. */
-  progress(product: string, device: string, planId: number | undefined, percent: number, phase: "downloading" | "updating"): void {
+  /** Download progress 0..100, or "updating" once the image is staged. With a component of a
+   * multi-component plan, its percent is scaled to the plan's (components in plan order). */
+  progress(product: string, device: string, planId: number | undefined, percent: number, phase: "downloading" | "updating", component?: string): void {
     const r = this.current(product, device, planId);
     if (!r) return;
+    if (component !== undefined) {
+      const list = this.targetsOf(this.plan(r.plan_id).spec);
+      const i = list.findIndex((c) => c.component === component);
+      if (i >= 0 && list.length > 1) {
+        percent = (i * 100 + Math.max(0, Math.min(100, percent))) / list.length;
+        if (i < list.length - 1) phase = "downloading";
+        if (percent <= r.progress && r.state === "downloading") return;
+      }
+    }
     const p = Math.max(0, Math.min(100, Math.round(percent)));
     if (r.state === phase && r.progress === p) return;
     if (r.state === "updating" && phase === "downloading") return;
     this.setRow(r.plan_id, product, device, { state: phase, progress: phase === "updating" ? 100 : p }, phase === "updating" ? "updating" : "progress", { percent: p }, phase === "updating" || r.state !== phase);
   }
 
-  /** The device's update failed with its code (-1..-4) and reason. A failure before the download
-   * started with -1 is the device's policy or offer check refusing it: "rejected". */
-  failed(product: string, device: string, planId: number | undefined, code: number, reason: string): void {
+  /** One component of a multi-component plan reached its end on the device (its result). */
+  componentResult(product: string, device: string, planId: number | undefined, component: string, ok: boolean, reason: string): void {
     const r = this.current(product, device, planId);
     if (!r) return;
+    this.event({ kind: "component", planId: r.plan_id, product, device, detail: { component, ok, reason } });
+  }
+
+  /** The device's update failed with its code (-1..-4) and reason (naming the component that
+   * failed, for a multi-component plan). A failure before the download started with -1 is the
+   * device's policy or offer check refusing it: "rejected". */
+  failed(product: string, device: string, planId: number | undefined, code: number, reason: string, component?: string): void {
+    const r = this.current(product, device, planId);
+    if (!r) return;
+    if (component !== undefined && !reason.startsWith(`${component}`)) reason = `${component}: ${reason}`;
     if (code === -1 && (r.state === "pending" || r.state === "confirmed") && r.progress === 0) {
       this.reject(r, reason);
       return;
@@ -258,7 +308,7 @@ export class Rollout {
     };
   }
 
-  devices(product?: string): (DeviceRow & { plans: DevicePlanRow[] })[] {
+  devices(product?: string): DeviceInfo[] {
     const db = this.store.db;
     const devs = (product ? db.prepare("SELECT * FROM devices WHERE product = ? ORDER BY product, name").all(product) : db.prepare("SELECT * FROM devices ORDER BY product, name").all()) as DeviceRow[];
     const rows = db.prepare("SELECT * FROM device_plans ORDER BY plan_id").all() as DevicePlanRow[];
@@ -267,10 +317,16 @@ export class Rollout {
       const k = `${r.product}/${r.device}`;
       by.set(k, [...(by.get(k) ?? []), r]);
     }
-    return devs.map((d) => ({ ...d, plans: by.get(`${d.product}/${d.name}`) ?? [] }));
+    const comps = db.prepare("SELECT product, device, component, version FROM device_components ORDER BY component").all() as { product: string; device: string; component: string; version: string }[];
+    const versions = new Map<string, Record<string, string>>();
+    for (const c of comps) {
+      const k = `${c.product}/${c.device}`;
+      versions.set(k, { ...versions.get(k), [c.component]: c.version });
+    }
+    return devs.map((d) => ({ ...d, components: versions.get(`${d.product}/${d.name}`) ?? {}, plans: by.get(`${d.product}/${d.name}`) ?? [] }));
   }
 
-  device(product: string, name: string): DeviceRow & { plans: DevicePlanRow[] } {
+  device(product: string, name: string): DeviceInfo {
     const d = this.devices(product).find((x) => x.name === name);
     if (!d) notFound(`device ${product}/${name} is not known`);
     return d;
@@ -290,26 +346,64 @@ export class Rollout {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  /** The plan's file for the device's app component: the delta package whose source version is
-   * the device's version when the plan has one, the full image otherwise. A delta goes out with
-   * the target image's size and digests, from the plan's full package or, failing that, a full
-   * package of the store with the same product, component and version; without one it goes out
-   * as before (isDiff, the patch's own digests), which a device refuses. */
-  private offer(p: Plan, state: DeviceState, from: string): DeviceOffer {
+  /** The components the plan brings to its target versions, in plan order. */
+  private targetsOf(spec: PlanSpec): PlanComponent[] {
+    return planComponents(spec.packages.map((id) => this.packages.get(id)));
+  }
+
+  private componentVersions(product: string, device: string): Record<string, string> {
+    const rows = this.store.db.prepare("SELECT component, version FROM device_components WHERE product = ? AND device = ?").all(product, device) as { component: string; version: string }[];
+    return Object.fromEntries(rows.map((r) => [r.component, r.version]));
+  }
+
+  /** Whether the device reports every component of the plan at the plan's version (the app's
+   * version is `version`, the others as stored by seen()). */
+  private atTarget(product: string, device: string, version: string | null, spec: PlanSpec): boolean {
+    const list = this.targetsOf(spec);
+    const others = this.componentVersions(product, device);
+    // A plan of one component: a device that reports only its version runs that component.
+    if (list.length === 1) return (list[0].component === "app" ? version : others[list[0].component] ?? version) === list[0].version;
+    return list.every((c) => (c.component === "app" ? version : others[c.component]) === c.version);
+  }
+
+  /** What the device gets: its app component's file (the first component's when the plan has
+   * no app) with the plan's thresholds, and for a plan of more than one component or of a data
+   * component, every component's file in plan order. */
+  private offer(p: Plan, device: string, state: DeviceState, from: string): DeviceOffer {
     const pkgs: Package[] = p.spec.packages.map((id) => this.packages.get(id));
-    const files = pkgs.flatMap((x) => x.files.map((f) => ({ f, pkg: x })));
-    const component = (files.find((x) => x.f.component === "app") ?? files[0]).f.component;
-    const mine = files.filter((x) => x.f.component === component);
-    const patch = mine.find((x) => x.pkg.kind === "delta" && x.pkg.sourceVersion === from);
-    const full = mine.find((x) => x.pkg.kind === "full")?.f ?? (patch ? this.fullFile(p.spec.product, component, patch.f.version) : undefined);
-    const url = (sha256: string) => `${this.o.fileBase()}/files/${sha256}.bin`;
+    const order = planComponents(pkgs);
+    const main = (order.find((c) => c.component === "app") ?? order[0]).component;
     const base = {
       planId: p.id, taskId: `plan-${p.id}`, state, mode: p.spec.mode, sourceVersion: from,
       minBattery: p.spec.strategy.minBattery, minSignal: p.spec.strategy.minSignal,
     };
+    const o: DeviceOffer = { ...base, ...this.componentOffer(p.spec.product, pkgs, main, from) };
+    if (order.length > 1 || main !== "app") {
+      const dev = this.store.db.prepare("SELECT version FROM devices WHERE product = ? AND name = ?").get(p.spec.product, device) as { version: string | null } | undefined;
+      const others = this.componentVersions(p.spec.product, device);
+      o.components = order.map((c) => {
+        const reported = c.component === "app" ? dev?.version ?? undefined : others[c.component];
+        return { ...this.componentOffer(p.spec.product, pkgs, c.component, from), ...(reported === undefined ? {} : { reported }) };
+      });
+    }
+    return o;
+  }
+
+  /** The plan's file for one component: for the app, the delta package whose source version is
+   * the device's version when the plan has one, the full image otherwise. A delta goes out with
+   * the target image's size and digests, from the plan's full package or, failing that, a full
+   * package of the store with the same product, component and version; without one it goes out
+   * as before (isDiff, the patch's own digests), which a device refuses. A data component takes
+   * its full image (plan validation sees to one). */
+  private componentOffer(product: string, pkgs: Package[], component: string, from: string): ComponentOffer {
+    const files = pkgs.flatMap((x) => x.files.map((f) => ({ f, pkg: x })));
+    const mine = files.filter((x) => x.f.component === component);
+    const patch = mine.find((x) => x.pkg.kind === "delta" && x.pkg.sourceVersion === from);
+    const full = mine.find((x) => x.pkg.kind === "full")?.f ?? (patch ? this.fullFile(product, component, patch.f.version) : undefined);
+    const url = (sha256: string) => `${this.o.fileBase()}/files/${sha256}.bin`;
     if (full) {
-      const o: DeviceOffer = {
-        ...base, component: full.component, version: full.version, size: full.size,
+      const o: ComponentOffer = {
+        component: full.component, version: full.version, size: full.size,
         url: url(full.sha256), md5: full.md5, crc32: full.crc32, sha256: full.sha256, isDiff: patch !== undefined,
       };
       if (patch) {
@@ -320,7 +414,7 @@ export class Rollout {
     }
     const { f, pkg } = patch ?? mine[0];
     return {
-      ...base, component: f.component, version: f.version, size: f.size,
+      component: f.component, version: f.version, size: f.size,
       url: url(f.sha256), md5: f.md5, crc32: f.crc32, sha256: f.sha256, isDiff: pkg.kind === "delta",
     };
   }

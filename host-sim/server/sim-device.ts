@@ -10,7 +10,8 @@ import type { BootReport, Progress, UpdateResult } from "../../src/agent/types.t
 import { AlibabaOtaClient } from "../../src/protocol/alibaba-mqtt.ts";
 import { HttpDevice } from "../../src/protocol/http-device.ts";
 import { QuecPlanClient, connectQuecMqtt, mqttSender, quecTopics, type PlanMemo } from "../../src/protocol/quec-plan.ts";
-import { profile as boardProfile } from "../boards/profiles.ts";
+import { profile as boardProfile, type BoardProfile } from "../boards/profiles.ts";
+import { MultiComponentUpdater } from "../../src/protocol/multi-component.ts";
 import { SimBoard } from "../board.ts";
 import { connectMqtt, type NodeMqttPort } from "../cloud/node-mqtt.ts";
 import { HttpMeter } from "../http-meter.ts";
@@ -31,6 +32,8 @@ export interface SimDeviceOptions {
   fromVersion?: string;
   baseSize?: number;
   flash?: string;
+  /** The board (default esp32-4mb); one with data partitions takes multi-component plans (HTTP). */
+  profile?: BoardProfile;
   battery?: number;
   rssi?: number;
   /** QuecThing manual mode: the application accepts a plan after this many ms (never: undefined). */
@@ -77,7 +80,7 @@ export class SimDevice {
   private done: Promise<string> | undefined;
 
   constructor(readonly o: SimDeviceOptions) {
-    const prof = boardProfile("esp32-4mb");
+    const prof = o.profile ?? boardProfile("esp32-4mb");
     this.board = SimBoard.create(prof, buildTestImage({ version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 16 * 1024 }), o.flash);
     this.board.readings = { battery: o.battery ?? 90, rssi: o.rssi ?? -60 };
     this.meter.rebootAt = [...(o.rebootAt ?? [])];
@@ -164,13 +167,15 @@ export class SimDevice {
   private async open(report: BootReport, agent: Agent, clock: NodeClock, onResult: (r: UpdateResult) => void): Promise<Session> {
     const { product: pk, name: dn } = this.o;
     const progress = { minIntervalMs: 50, minStep: 10 };
+    // Multi-component plans: data partitions of the board (HTTP components, Alibaba modules).
+    const multi = new MultiComponentUpdater({ platform: this.board.platform(this.meter.wrap(nodeHttp), clock), agent, download: { stallMs: 5000, backoffMs: 20, backoffMaxMs: 200 } });
     if (this.o.dialect === "alibaba") {
       const mqtt = await this.mqtt();
       // The device's policy: the plan's thresholds travel in extData; the readings are the board's.
       const client = new AlibabaOtaClient({
         mqtt, clock, productKey: pk, deviceName: dn, version: () => report.version, progress,
         update: (offer) => agent.update(offer),
-        onResult,
+        onResult, multi,
       });
       client.start(report);
       return { progress: (p) => client.progress(p), close: async () => (await mqtt.settled().catch(() => undefined), await mqtt.close()) };
@@ -207,6 +212,7 @@ export class SimDevice {
     const device = new HttpDevice({
       http: this.meter.wrap(nodeHttp), clock, server: this.o.serverBase, product: pk, device: dn, report,
       readings: () => this.readings(agent), update: (offer) => agent.update(offer),
+      multi,
       pollMs: this.o.pollMs ?? 100, backoffMs: 50, backoffMaxMs: 500, timeoutMs: 5000, progress,
       canSend: () => !this.board.flash.isDead, onResult,
     });

@@ -81,6 +81,17 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX events_device ON events (product, device, id);
    CREATE INDEX events_plan ON events (plan_id, id);`,
+  // The running version of each of a device's components other than its app image (which is
+  // devices.version), as the device last reported it: a multi-component plan succeeds when
+  // every component reports its target version.
+  `CREATE TABLE device_components (
+     product TEXT NOT NULL,
+     device TEXT NOT NULL,
+     component TEXT NOT NULL,
+     version TEXT NOT NULL,
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (product, device, component)
+   );`,
 ];
 
 export type Db = Database.Database;

@@ -47,8 +47,8 @@ export interface DeltaOffer {
 
 const MAX_SIZE = 0x4000000; // 64 MiB: larger than any flash these parts address
 /** The fields parseOffer reads; nothing else of the input is looked at. */
-const FIELDS = Object.freeze(["component", "version", "url", "size", "md5", "crc32", "sha256", "signature", "minBattery", "minSignal", "requiredSpace", "delta"] as const);
-type Snapshot = Partial<Record<(typeof FIELDS)[number], unknown>>;
+export const OFFER_FIELDS = Object.freeze(["component", "version", "url", "size", "md5", "crc32", "sha256", "signature", "minBattery", "minSignal", "requiredSpace", "delta"] as const);
+type Snapshot = Partial<Record<(typeof OFFER_FIELDS)[number], unknown>>;
 
 function fail(reason: string): never {
   throw new OtaError(ErrorCode.UpdateFailed, `bad offer: ${reason}`);
@@ -130,7 +130,7 @@ export function parseOffer(input: unknown, options: ParseOfferOptions = {}): Off
 
 function parseSnapshot(input: unknown, options: ParseOfferOptions): Offer {
   if (typeof input !== "object" || input === null || Array.isArray(input)) fail("not an object");
-  const o: Snapshot = snapshot(input, FIELDS);
+  const o: Snapshot = snapshot(input, OFFER_FIELDS);
   if (o.signature !== undefined) fail("signatures are not supported yet; an offer with a signature field is refused rather than installed unchecked");
   const component = o.component === undefined ? "app" : str(o, "component", 32);
   const version = str(o, "version", 31);

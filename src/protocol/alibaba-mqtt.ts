@@ -23,6 +23,12 @@
 // extData.srcVersion (the version the patch applies to: the batch's source version, SrcVersion
 // in the platform's CreateOTAFirmware), optionally extData.srcSha256 (SHA-256 of that image as
 // esp_partition_get_sha256 gives it). The offer gets `delta: {baseVersion, baseSha256?, size}`.
+//
+// Modules: the app image is the device's module (DEFAULT_MODULE unless configured); given a
+// MultiComponentUpdater (`multi`), any other module names a data partition, one task per module
+// as the platform sends them: the device writes it in place (full images only), reports its
+// progress step with the module, and informs the module's version after it and at start-up, so
+// the cloud moves on to the next module and judges success by all of them.
 
 import { ErrorCode, OtaError, errorMessage, type ErrorCodeValue } from "../errors.ts";
 import { parseOffer, type Offer } from "../agent/offer.ts";
@@ -30,6 +36,7 @@ import type { BootReport, Progress, UpdateResult } from "../agent/types.ts";
 import { compareVersions } from "../agent/version.ts";
 import type { ClockPort, MqttPort, TimerHandle } from "../ports.ts";
 import { charClass } from "../util/char-class.ts";
+import type { PlanUpdater } from "./multi-component.ts";
 import { NAME, VERSION_CHARS as VERSION, decodeJson, encodeJson, integer, optText, orderableVersion, record, refuse, text, type Json } from "./payload.ts";
 
 /** `code` of an upgrade message that carries a package. */
@@ -172,8 +179,10 @@ export interface ParsedUpgrade {
 
 export interface ParseUpgradeOptions {
   /** The module whose packages are this device's app image (default DEFAULT_MODULE). Packages
-   * for any other module are refused. */
+   * for any other module are refused unless dataModules. */
   appModule?: string;
+  /** Packages for other modules are data-partition images: the offer's component is the module. */
+  dataModules?: boolean;
 }
 
 const UPGRADE = "bad upgrade message";
@@ -215,8 +224,9 @@ export function parseUpgrade(payload: Uint8Array | string, options: ParseUpgrade
   }
   const d = record(o.data, UPGRADE, "data");
   const module = optText(d, "module", UPGRADE, 32, NAME) ?? DEFAULT_MODULE;
-  if (module !== appModule) refuse(UPGRADE, `module ${module} is not handled by this device (it updates ${appModule})`);
+  if (module !== appModule && !options.dataModules) refuse(UPGRADE, `module ${module} is not handled by this device (it updates ${appModule})`);
   const diff = d.isDiff === undefined ? 0 : integer(d, "isDiff", UPGRADE, 0, 1);
+  if (module !== appModule && diff === 1) refuse(UPGRADE, `module ${module} is a data partition: it takes full images, not isDiff 1`);
   const method = d.signMethod;
   if (method !== "Md5" && method !== "SHA256") refuse(UPGRADE, `signMethod must be "Md5" or "SHA256", got ${JSON.stringify(method)}`);
   const sign = digestField(d, "sign", method === "Md5" ? 32 : 64, "") ?? refuse(UPGRADE, "missing digest: sign");
@@ -233,7 +243,7 @@ export function parseUpgrade(payload: Uint8Array | string, options: ParseUpgrade
         : `missing digest ${name}: signMethod ${method} gives only one; put ${name} in extData`);
     }
   }
-  const candidate: Json = { component: "app", version: d.version, url: d.url, size: d.size, md5, crc32, sha256 };
+  const candidate: Json = { component: module === appModule ? "app" : module, version: d.version, url: d.url, size: d.size, md5, crc32, sha256 };
   if (diff === 1) {
     const delta: Json = { baseVersion: orderableVersion(text(ext, "srcVersion", UPGRADE, 31, VERSION), UPGRADE, "extData.srcVersion"), size: d.size };
     const srcSha256 = digestField(ext, "srcSha256", 64, "extData.");
@@ -356,8 +366,11 @@ export interface AlibabaOtaClientOptions {
   progress?: { minIntervalMs?: number; minStep?: number };
   /** An upgrade message was refused (malformed, hostile, not newer, busy): nothing changed. */
   onRefused?: (reason: string) => void;
-  /** An update finished on this boot (it failed, or it staged and the device restarts). */
+  /** An update finished on this boot (it failed, or it staged and the device restarts; a data
+   * module's: written, or failed). */
   onResult?: (result: UpdateResult) => void;
+  /** Takes upgrades of other modules as data partitions of this name (see the file comment). */
+  multi?: PlanUpdater;
 }
 
 /** The device end of the dialect: subscribes to upgrade, informs its version at start-up and
@@ -387,10 +400,17 @@ export class AlibabaOtaClient {
       else this.publishProgress(last.errorCode, last.reason);
     }
     this.inform();
+    const versions = this.o.multi?.components() ?? {};
+    for (const m in versions) this.informModule(m, versions[m]);
   }
 
   inform(): void {
     this.o.mqtt.publish(this.topics.inform, encodeInform({ id: this.nextId(), version: this.o.version(), module: this.o.module }));
+  }
+
+  /** Informs the installed version of a data module. */
+  informModule(module: string, version: string): void {
+    this.o.mqtt.publish(this.topics.inform, encodeInform({ id: this.nextId(), version, module }));
   }
 
   /** Asks the cloud for the latest package. */
@@ -419,8 +439,17 @@ export class AlibabaOtaClient {
       return;
     }
     let offer: Offer;
+    const multi = this.o.multi;
     try {
-      offer = parseUpgrade(payload, { appModule: this.o.module ?? DEFAULT_MODULE }).offer;
+      offer = parseUpgrade(payload, { appModule: this.o.module ?? DEFAULT_MODULE, dataModules: multi !== undefined }).offer;
+      if (multi && offer.component !== "app") {
+        const have = multi.installed(offer.component);
+        if (have !== undefined && compareVersions(offer.version, have) <= 0) {
+          throw new OtaError(ErrorCode.UpdateFailed, `module ${offer.component} ${offer.version} is not newer than the installed ${have}`);
+        }
+        this.running = this.applyModule(multi, offer);
+        return;
+      }
       const running = this.o.version();
       if (compareVersions(offer.version, running) <= 0) {
         throw new OtaError(ErrorCode.UpdateFailed, `version ${offer.version} is not newer than the running ${running}`);
@@ -432,6 +461,37 @@ export class AlibabaOtaClient {
       return;
     }
     this.running = this.apply(offer);
+  }
+
+  /** One data module's task: written in place; its result and, once written, its version. */
+  private async applyModule(multi: PlanUpdater, offer: Offer): Promise<UpdateResult> {
+    const from = multi.installed(offer.component) ?? "";
+    let code: number = ErrorCode.UpdateFailed;
+    let reason: string;
+    try {
+      const outcome = await multi.apply({ taskId: "module", components: [offer] });
+      const r = outcome.results[0];
+      code = r ? r.errorCode : ErrorCode.UpdateFailed;
+      reason = r ? r.reason : `module ${offer.component}: no result`;
+    } catch (e) {
+      code = e instanceof OtaError ? e.code : ErrorCode.UpdateFailed;
+      reason = e instanceof OtaError ? e.reason : errorMessage(e);
+    }
+    this.running = undefined;
+    const ok = code === 0;
+    try {
+      this.publish(offer.component, ok ? 100 : code, ok ? reason : `${offer.component} ${offer.version}: ${reason}`);
+      if (ok) this.informModule(offer.component, offer.version);
+    } catch {
+      // The link went away: the next start() informs the module's version.
+    }
+    const r: UpdateResult = { ok, errorCode: code as UpdateResult["errorCode"], reason, component: offer.component, fromVersion: from, toVersion: offer.version };
+    this.o.onResult?.(r);
+    return r;
+  }
+
+  private publish(module: string, step: number, desc: string): void {
+    this.o.mqtt.publish(this.topics.progress, encodeProgress({ id: this.nextId(), step, desc, module }));
   }
 
   private async apply(offer: Offer): Promise<UpdateResult> {

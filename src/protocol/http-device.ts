@@ -6,6 +6,12 @@
 // with the target version after its reboot. Reports: at start, the settled last update (100, or
 // its error code -1..-4 and reason); during an update 1..98 (throttled), 99 when staged (the
 // device restarts), -1..-4 on failure; -1 with the policy's reason when an offer is refused.
+// Multi-component plans (a manifest with `components`, given the `multi` option): every poll
+// also carries the data components' versions (&components=assets@1.1.0,…) so the server judges
+// success by all of them; reports name their component in `module`: 1..99 for the app's
+// download and staging, each component's result (100, or its error code with the component and
+// version leading the reason). A plan the app's reboot interrupted is resumed by start() before
+// the first poll.
 
 import { ErrorCode, OtaError } from "../errors.ts";
 import type { Offer } from "../agent/offer.ts";
@@ -14,6 +20,7 @@ import type { BootReport, Progress, UpdateResult } from "../agent/types.ts";
 import type { ClockPort, HttpPort } from "../ports.ts";
 import { ProgressReporter, encodeProgress } from "./alibaba-mqtt.ts";
 import { HttpReporter, ManifestPoller, type PollOutcome } from "./http-manifest.ts";
+import type { ComponentResult, MultiOutcome, MultiPlan, PlanUpdater } from "./multi-component.ts";
 
 /** Longest product key or device name the server's routes accept. */
 const MAX_NAME = 64;
@@ -30,6 +37,9 @@ export interface HttpDeviceOptions {
   readings: () => Readings;
   /** Usually agent.update: downloads, verifies, stages and restarts on success. */
   update: (offer: Offer) => Promise<UpdateResult>;
+  /** Takes multi-component manifests: a MultiComponentUpdater on the same agent. Without it a
+   * manifest with components is refused. */
+  multi?: PlanUpdater;
   /** Between polls (default one hour); failed polls back off from backoffMs up to backoffMaxMs. */
   pollMs?: number;
   backoffMs?: number;
@@ -39,8 +49,11 @@ export interface HttpDeviceOptions {
   progress?: { minIntervalMs?: number; minStep?: number };
   /** False while the device can send nothing (a simulated power loss): reports are dropped. */
   canSend?: () => boolean;
-  /** After an update ran and its reports were sent. */
+  /** After an update ran and its reports were sent (a plan: its failing component's result, or
+   * its last one). */
   onResult?: (r: UpdateResult) => void;
+  /** After a multi-component plan ran (or resumed) and its reports were sent. */
+  onPlan?: (o: MultiOutcome) => void;
   onPoll?: (outcome: PollOutcome) => void;
 }
 
@@ -79,6 +92,9 @@ export class HttpDevice {
       backoffMaxMs: o.backoffMaxMs,
       timeoutMs: o.timeoutMs,
       update: (offer) => this.run(offer),
+      updatePlan: o.multi ? (plan) => this.runPlan(plan) : undefined,
+      installed: o.multi ? (c) => o.multi!.installed(c) : undefined,
+      query: o.multi ? () => componentsQuery(o.multi!.components()) : undefined,
       onPoll: (outcome) => {
         if (outcome.kind === "rejected") this.post(ErrorCode.UpdateFailed, outcome.reason);
         o.onPoll?.(outcome);
@@ -86,8 +102,14 @@ export class HttpDevice {
     });
   }
 
-  /** Reports the settled last update, then polls now and on the schedule until stop(). */
+  /** Reports the settled last update (or resumes the plan the app's reboot interrupted), then
+   * polls now and on the schedule until stop(). */
   start(): void {
+    const pending = this.o.multi?.pending();
+    if (pending) {
+      void this.resumePlan(pending);
+      return;
+    }
     const last = this.o.report.lastUpdate;
     if (last) this.post(last.ok ? 100 : last.errorCode, last.reason);
     this.poller.start();
@@ -108,9 +130,59 @@ export class HttpDevice {
     return this.reporter.idle();
   }
 
-  private post(step: number, desc: string): void {
+  private post(step: number, desc: string, module?: string): void {
     if (this.o.canSend && !this.o.canSend()) return;
-    this.reporter.send(encodeProgress({ id: String(++this.seq), step, desc }));
+    this.reporter.send(encodeProgress({ id: String(++this.seq), step, desc, module }));
+  }
+
+  private async resumePlan(pending: MultiPlan & { recorded: number }): Promise<void> {
+    let outcome: MultiOutcome | undefined;
+    try {
+      outcome = await this.o.multi!.resume(this.o.report);
+    } catch (e) {
+      outcome = undefined;
+      this.post(ErrorCode.UpdateFailed, e instanceof OtaError ? e.reason : String(e));
+    }
+    if (outcome) {
+      const staged = await this.settlePlan(outcome, outcome.results.slice(pending.recorded), pending);
+      if (staged) return;
+    }
+    this.poller.start();
+  }
+
+  private async runPlan(plan: MultiPlan): Promise<MultiOutcome> {
+    const steps = new ProgressReporter({ clock: this.o.clock, send: (s, d) => this.post(s, d, "app"), ...this.o.progress });
+    this.steps = steps;
+    let outcome: MultiOutcome;
+    try {
+      outcome = await this.o.multi!.apply(plan);
+    } catch (e) {
+      const first = plan.components[0];
+      const code = e instanceof OtaError ? e.code : ErrorCode.UpdateFailed;
+      outcome = { status: "failed", results: [{ component: first.component, version: first.version, ok: false, errorCode: code, reason: e instanceof OtaError ? e.reason : String(e) }] };
+    } finally {
+      steps.stop();
+      this.steps = undefined;
+    }
+    await this.settlePlan(outcome, outcome.results, plan);
+    return outcome;
+  }
+
+  /** Reports a plan's new results (and the app staged), then tells the application. True when
+   * the device restarts. */
+  private async settlePlan(outcome: MultiOutcome, fresh: ComponentResult[], plan: MultiPlan): Promise<boolean> {
+    for (const r of fresh) this.post(r.ok ? 100 : r.errorCode, r.ok ? r.reason : `${r.component} ${r.version}: ${r.reason}`, r.component);
+    const restarting = outcome.status === "restarting";
+    if (restarting) this.post(99, "app staged", "app");
+    await this.reporter.idle();
+    const failed = outcome.results.find((r) => !r.ok);
+    const last = failed ?? outcome.results[outcome.results.length - 1];
+    const app = plan.components.find((c) => c.component === "app");
+    const from = this.o.report.version;
+    if (restarting && app) this.o.onResult?.({ ok: true, errorCode: 0, reason: "app staged", component: "app", fromVersion: from, toVersion: app.version });
+    else if (last) this.o.onResult?.({ ok: last.ok, errorCode: last.errorCode, reason: last.reason, component: last.component, fromVersion: from, toVersion: last.version });
+    this.o.onPlan?.(outcome);
+    return restarting;
   }
 
   private async run(offer: Offer): Promise<UpdateResult> {
@@ -129,4 +201,11 @@ export class HttpDevice {
     this.o.onResult?.(r);
     return r;
   }
+}
+
+/** The data components' versions as a poll's query parameter (components=assets@1.1.0,…). */
+function componentsQuery(versions: Record<string, string>): string {
+  const parts: string[] = [];
+  for (const k in versions) if (k !== "app") parts.push(`${encodeURIComponent(k)}@${encodeURIComponent(versions[k])}`);
+  return parts.length === 0 ? "" : `components=${parts.join(",")}`;
 }

@@ -10,19 +10,25 @@
 //    "url":"https://…/app-1.0.0-2.0.0.patch"}, …]}   (at most MAX_DELTAS entries)
 // The device takes the entry whose baseVersion is the version it runs, and the full image when no
 // entry is; every entry is checked either way (a malformed one refuses the manifest).
+// A plan of several components (the app and data partitions, src/protocol/multi-component.ts)
+// is a manifest of their offers in the order they are applied, and nothing else:
+//   {"taskId":"plan-3","components":[{"component":"app",…offer…},{"component":"assets",…}]}
+// (1..5 distinct components; an entry holds only offer fields; `deltas` is not allowed). The
+// device applies the components newer than what it has, through the `updatePlan` option.
 // The poller fetches it on a schedule (If-None-Match with the last ETag), validates it with
 // parseOffer, asks the policy, and hands a newer, accepted offer to the update function. A poll
 // that fails (network, status, malformed document) is retried with capped exponential backoff
 // and jitter; a successful poll waits the normal interval. Timers are the ClockPort's.
 
 import { ErrorCode, OtaError, errorMessage } from "../errors.ts";
-import { parseOffer, type Offer } from "../agent/offer.ts";
+import { OFFER_FIELDS, parseOffer, type Offer } from "../agent/offer.ts";
 import { decide, type Readings } from "../agent/policy.ts";
 import type { UpdateResult } from "../agent/types.ts";
 import { compareVersions } from "../agent/version.ts";
 import type { ClockPort, HttpExchange, HttpHeaders, HttpPort, TimerHandle } from "../ports.ts";
 import { MAX_PAYLOAD, decodeJson, orderableVersion, record, refuse, type Json } from "./payload.ts";
 import { concatBytes } from "../util/bytes.ts";
+import { parseMultiPlan, type MultiOutcome, type MultiPlan } from "./multi-component.ts";
 
 /** Most patches one manifest lists (`deltas`). */
 export const MAX_DELTAS = 16;
@@ -58,6 +64,21 @@ export function manifestOffer(doc: Json, running: string): Offer {
   return chosen ?? offer;
 }
 
+const PLAN_KEYS = Object.freeze(["taskId", "components"]);
+
+/** A manifest of several components (it has `components`): the plan, checked strictly. Throws
+ * OtaError(-1) on anything malformed. */
+export function manifestPlan(doc: Json): MultiPlan {
+  for (const k in doc) if (PLAN_KEYS.indexOf(k) < 0) refuse(MANIFEST, `a manifest with components holds only taskId and components, not ${k}`);
+  const list = doc.components;
+  if (!Array.isArray(list)) refuse(MANIFEST, "components must be an array");
+  for (let i = 0; i < list.length; i++) {
+    const e = record(list[i], MANIFEST, `components[${i}]`);
+    for (const k in e) if (OFFER_FIELDS.indexOf(k as (typeof OFFER_FIELDS)[number]) < 0) refuse(MANIFEST, `components[${i}] has ${k}, which is not an offer field`);
+  }
+  return parseMultiPlan(doc);
+}
+
 export type PollOutcome =
   /** The manifest names the running version, or an older one. */
   | { kind: "current"; version: string }
@@ -67,6 +88,8 @@ export type PollOutcome =
   | { kind: "rejected"; offer: Offer; reason: string }
   /** The update ran: ok means staged (the device restarts), else its error. */
   | { kind: "updated"; offer: Offer; result: UpdateResult }
+  /** A components manifest ran (those newer than what the device has, in plan order). */
+  | { kind: "updated-plan"; plan: MultiPlan; outcome: MultiOutcome }
   /** The poll failed (network, status, malformed or hostile document): retried with backoff. */
   | { kind: "error"; reason: string };
 
@@ -77,6 +100,13 @@ export interface ManifestPollerOptions {
   version: () => string;
   readings: () => Readings;
   update: (offer: Offer) => Promise<UpdateResult>;
+  /** Applies a components manifest's plan (MultiComponentUpdater.apply); without it such a
+   * manifest is refused. */
+  updatePlan?: (plan: MultiPlan) => Promise<MultiOutcome>;
+  /** The installed version of a component other than the app (undefined: none known). */
+  installed?: (component: string) => string | undefined;
+  /** More query parameters for each poll (e.g. the components' versions), without `?` or `&`. */
+  query?: () => string;
   /** The component this device takes from the manifest (default "app"). */
   component?: string;
   /** Between successful polls (default one hour). */
@@ -150,7 +180,7 @@ export class ManifestPoller {
       this.timer = undefined;
       void this.pollOnce().then((outcome) => {
         // A staged update restarts the device; on a host the restart returns, so stop here.
-        if (outcome.kind === "updated" && outcome.result.ok) this.stop();
+        if ((outcome.kind === "updated" && outcome.result.ok) || (outcome.kind === "updated-plan" && outcome.outcome.status === "restarting")) this.stop();
         else this.schedule(this.delayAfter(outcome));
       });
     }, ms);
@@ -167,6 +197,7 @@ export class ManifestPoller {
     let offer: Offer;
     try {
       const doc = decodeJson(body, "bad manifest", this.o.maxBytes ?? MAX_PAYLOAD);
+      if (doc.components !== undefined) return await this.plan(manifestPlan(doc));
       offer = manifestOffer(doc, this.o.version());
       orderableVersion(offer.version, "bad manifest");
       const component = this.o.component ?? "app";
@@ -185,6 +216,42 @@ export class ManifestPoller {
       result = { ok: false, errorCode: ErrorCode.UpdateFailed, reason: errorMessage(e), component: offer.component, fromVersion: this.o.version(), toVersion: offer.version };
     }
     return { kind: "updated", offer, result };
+  }
+
+  /** A components manifest: applies those newer than installed, in plan order. The app's offer
+   * goes through the policy here; data components through the updater's. */
+  private async plan(all: MultiPlan): Promise<PollOutcome> {
+    const update = this.o.updatePlan;
+    if (!update) refuse(MANIFEST, "it lists components; this device takes one image (no updatePlan)");
+    const installed = (c: string) => (c === "app" ? this.o.version() : this.o.installed?.(c));
+    const due: Offer[] = [];
+    for (const c of all.components) {
+      orderableVersion(c.version, MANIFEST);
+      const have = installed(c.component);
+      if (have === undefined || compareVersions(c.version, have) > 0) due.push(c);
+    }
+    if (due.length === 0) return { kind: "current", version: this.o.version() };
+    const plan: MultiPlan = { taskId: all.taskId, components: due };
+    for (const c of due) {
+      if (c.component !== "app") continue;
+      const decision = decide(c, this.o.readings());
+      if (!decision.accept) return { kind: "rejected", offer: c, reason: decision.reason };
+    }
+    let outcome: MultiOutcome;
+    try {
+      outcome = await update(plan);
+    } catch (e) {
+      const first = due[0];
+      const reason = e instanceof OtaError ? e.reason : errorMessage(e);
+      outcome = { status: "failed", results: [{ component: first.component, version: first.version, ok: false, errorCode: e instanceof OtaError ? e.code : ErrorCode.UpdateFailed, reason }] };
+    }
+    return { kind: "updated-plan", plan, outcome };
+  }
+
+  private url(): string {
+    const extra = this.o.query?.() ?? "";
+    if (extra === "") return this.o.url;
+    return `${this.o.url}${this.o.url.indexOf("?") < 0 ? "?" : "&"}${extra}`;
   }
 
   /** GETs the manifest: its bytes, or undefined on 304. Throws OtaError(-2) on failure. */
@@ -211,7 +278,7 @@ export class ManifestPoller {
         exchange?.abort();
         reject(new OtaError(ErrorCode.DownloadFailed, `manifest ${this.o.url}: ${reason}`));
       });
-      exchange = this.o.http.request({ url: this.o.url, method: "GET", headers }, {
+      exchange = this.o.http.request({ url: this.url(), method: "GET", headers }, {
         response: (s, h) => {
           status = s;
           etag = h["etag"];

@@ -75,6 +75,9 @@ export function parseMultiPlan(input: unknown): MultiPlan {
   return { taskId, components };
 }
 
+/** What the protocol clients use of a MultiComponentUpdater. */
+export type PlanUpdater = Pick<MultiComponentUpdater, "apply" | "resume" | "pending" | "installed" | "components">;
+
 interface PlanState {
   taskId: string;
   components: Offer[];
@@ -108,10 +111,19 @@ export class MultiComponentUpdater {
     return this.versions()[component];
   }
 
-  /** The plan an earlier boot left unfinished. */
-  pending(): MultiPlan | undefined {
+  /** The data components with a known installed version, and that version. */
+  components(): Record<string, string> {
+    const v = this.versions();
+    const out: Record<string, string> = {};
+    for (const k in v) if (typeof v[k] === "string") out[k] = v[k];
+    return out;
+  }
+
+  /** The plan an earlier boot left unfinished, with the number of components whose result is
+   * recorded (resume()'s results repeat them first). */
+  pending(): (MultiPlan & { recorded: number }) | undefined {
     const s = this.load();
-    return s ? { taskId: s.taskId, components: s.components } : undefined;
+    return s ? { taskId: s.taskId, components: s.components, recorded: s.results.length } : undefined;
   }
 
   /** Starts a plan. Throws OtaError(-1) for a malformed plan or while another one is unfinished. */
