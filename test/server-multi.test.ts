@@ -152,6 +152,40 @@ for (const [dialect, order] of [["http", ["app", "assets"]], ["http", ["assets",
   });
 }
 
+for (const dialect of ["http", "alibaba"] as const) test(`a retry reaches a device a failed component left part-way: its app on the target, the assets then applied (${dialect})`, async (t) => {
+  const server = await startServer();
+  const dev = device(server, "d3", dialect);
+  try {
+    const pkg = await uploadFiles(server, [["app", APP], ["assets", ASSETS]]);
+    const sha = pkg.json.files.find((f: any) => f.component === "assets").sha256;
+    const file = path.join(server.store.filesDir, `${sha}.bin`);
+    const good = fs.readFileSync(file);
+    corruptStored(server, sha);
+    const plan = await call(server, "POST", "/api/plans", { product: "pk1", packages: [pkg.json.id], targetVersion: "2.0.0", sourceVersions: ["1.0.0"], strategy: { retries: 1 } });
+    t.is(plan.status, 201, JSON.stringify(plan.json));
+    const planId = plan.json.id as number;
+    const run = dev.run();
+    // The file is repaired once the first attempt failed; the retry (no sooner than
+    // RETRY_DELAY_MS later) must then succeed.
+    await call(server, "POST", `/api/plans/${planId}/activate`);
+    await until(async () => (await call(server, "GET", "/api/devices/pk1/d3")).json?.events?.some((e: any) => e.kind === "failed"), 60_000, "the first failure");
+    fs.writeFileSync(file, good);
+    await until(async () => (await call(server, "GET", `/api/plans/${planId}`)).json.counts.success === 1, 60_000, "success on the retry");
+    dev.stop();
+    await run;
+    const info = (await call(server, "GET", "/api/devices/pk1/d3")).json;
+    t.is(info.version, "2.0.0");
+    t.deepEqual(info.components, { assets: "1.1.0" });
+    t.is(info.plans[0].attempts, 1);
+    t.true(info.events.some((e: any) => e.kind === "retry"));
+    t.is(digestsOf(dev.board.partition("assets").read(0, ASSETS.length)).sha256, digestsOf(ASSETS).sha256);
+    t.is(dev.updates, 3, "app, failed assets, assets again");
+  } finally {
+    dev.stop();
+    await server.close();
+  }
+});
+
 test("a QuecThing device refuses a multi-component plan with the reason; nothing is downloaded", async (t) => {
   const server = await startServer();
   const dev = device(server, "q1", "quec");

@@ -16,7 +16,7 @@ import { DEFAULT_MODULE, encodeUpgrade, parseInform, parseProgress, parseRequest
 import { QuecAction, QuecOtaEvent, encodePackage, encodePlan, parseDeviceMessage, type PackageInfo, type Plan as QuecPlan } from "../../src/protocol/quec-plan.ts";
 import { upgradeFor, type PatchJson } from "../cloud/alibaba-cloud.ts";
 import { connectMqtt, type NodeMqttPort } from "../cloud/node-mqtt.ts";
-import type { ComponentOffer, DeviceOffer, Rollout } from "./rollout.ts";
+import { RETRY_DELAY_MS, type ComponentOffer, type DeviceOffer, type Rollout } from "./rollout.ts";
 import { ApiError, bad, name, version as semver } from "./validate.ts";
 
 export interface DialectLog {
@@ -91,11 +91,26 @@ export class MqttDialects {
     await mqtt.settled();
     rollout.onChange((e) => {
       if (e.kind === "kick" && e.product) d.kick(e.product, e.device);
+      // An MQTT device says nothing more after a failure: what is due next (the retry while
+      // retries remain, else the next plan) is pushed to it once it settled.
+      if (e.kind === "failed" && e.product && e.device) d.later(e.product, e.device);
     });
     return d;
   }
 
+  private timers = new Set<ReturnType<typeof setTimeout>>();
+
+  private later(product: string, device: string): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.kick(product, device);
+    }, RETRY_DELAY_MS + 10);
+    this.timers.add(t);
+  }
+
   close(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     return this.mqtt.close();
   }
 

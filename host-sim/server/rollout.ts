@@ -9,6 +9,10 @@ import { inWindow, parsePlanSpec, planComponents, targets, waveCapacity, type Pl
 import type { Store } from "./store.ts";
 import { conflict, notFound } from "./validate.ts";
 
+/** A failed or refused device is offered its plan again no sooner than this after it finished:
+ * it first settles what failed (a platform's console retries after an interval too). */
+export const RETRY_DELAY_MS = 500;
+
 export type DeviceState = "pending" | "confirmed" | "downloading" | "updating" | "success" | "failed" | "rejected";
 export const DEVICE_STATES: readonly DeviceState[] = ["pending", "confirmed", "downloading", "updating", "success", "failed", "rejected"];
 const IN_FLIGHT = "('pending','confirmed','downloading','updating')";
@@ -220,14 +224,18 @@ export class Rollout {
       if (!targets(spec, product, device)) continue;
       const row = this.row(p.id, product, device);
       if (row?.state === "success") continue;
-      if (!spec.sourceVersions.includes(dev.version)) continue;
+      // A retry also reaches a device that a failed multi-component plan left part-way: its app
+      // already on the target, a later component not.
+      const partly = row !== undefined && this.targetsOf(spec).length > 1 && dev.version === spec.targetVersion && !this.atTarget(product, device, dev.version, spec);
+      if (!spec.sourceVersions.includes(dev.version) && !partly) continue;
       if (!inWindow(spec, t)) continue;
       if (row) {
         // failed or rejected before: offered again while retries remain
         if (row.state === "failed" && row.attempts > spec.strategy.retries) continue;
         if (row.state === "rejected" && row.attempts > spec.strategy.retries) continue;
+        if ((row.state === "failed" || row.state === "rejected") && row.finished_at !== null && t - row.finished_at < RETRY_DELAY_MS) continue;
         this.setRow(p.id, product, device, { state: "pending", progress: 0, error_code: null, reason: null, finished_at: null }, "retry", { attempt: row.attempts + 1 });
-        return this.offer(p, device, "pending", dev.version);
+        return this.offer(p, device, "pending", partly ? row.from_version ?? dev.version : dev.version);
       }
       const targeted = this.targetedCount(p);
       const admitted = (db.prepare("SELECT count(*) AS n FROM device_plans WHERE plan_id = ?").get(p.id) as { n: number }).n;
