@@ -12,6 +12,9 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { SimBoard } from "../host-sim/board.ts";
 import { profile } from "../host-sim/boards/profiles.ts";
+import { ESP32_4MB_ASSETS } from "../host-sim/cloud/sim-boards.ts";
+import { assetsImage } from "../host-sim/cloud/sim-multi.ts";
+import { digestsOf } from "../host-sim/server.ts";
 import { buildTestImage } from "../host-sim/image-builder.ts";
 import { NodeClock } from "../host-sim/node-clock.ts";
 import { nodeHttp } from "../host-sim/node-http.ts";
@@ -55,7 +58,7 @@ function loadExample(): Promise<OtaModule> {
   return exampleModule;
 }
 
-/** One power-on of the board running the example's logic. */
+/** One power-on of the board running the example's logic (until off()). */
 async function powerOn(board: SimBoard, server: OtaServer, lines: string[], selfTest?: () => Promise<boolean>) {
   const { otaConfig, runOta } = await loadExample();
   board.boot();
@@ -153,4 +156,34 @@ test("the example's config: strings from mcconfig's command line, defaults, and 
   t.is(otaConfig({ serverUrl: "" }).serverUrl, undefined, "an empty serverUrl only settles the last update");
   t.throws(() => otaConfig({ pollSeconds: "soon" }), { message: /pollSeconds must be a positive number/ });
   t.throws(() => otaConfig({ device: 7 }), { message: /config device must be a string/ });
+});
+
+test("the example takes a multi-file package (app + assets) on a board with an assets data partition", async (t) => {
+  const server = await startServer();
+  const lines: string[] = [];
+  try {
+    const assets = assetsImage(24 * 1024);
+    const form = new FormData();
+    form.append("product", "pk1");
+    form.append("versions", "assets:1.1.0");
+    form.append("app", new Blob([buildTestImage({ version: "2.0.0", size: 48 * 1024 })]), "app.bin");
+    form.append("assets", new Blob([assets]), "assets.bin");
+    const pkg = (await (await fetch(`${server.base}/api/packages`, { method: "POST", body: form })).json()) as { id: number };
+    const plan = await call(server, "POST", "/api/plans", { product: "pk1", packages: [pkg.id], targetVersion: "2.0.0", sourceVersions: ["1.0.0"] });
+    t.is(plan.status, 201, JSON.stringify(plan.json));
+    await call(server, "POST", `/api/plans/${plan.json.id}/activate`);
+    const b = SimBoard.create(ESP32_4MB_ASSETS, buildTestImage({ version: "1.0.0", size: 16 * 1024 }));
+    const first = await powerOn(b, server, lines);
+    await until(() => b.restartRequested, 30_000, "the example to stage the app and restart");
+    await first.off();
+    const second = await powerOn(b, server, lines);
+    t.is(second.app.report.version, "2.0.0");
+    await until(async () => (await call(server, "GET", `/api/plans/${plan.json.id}`)).json.counts.success === 1, 20_000, "the plan's success");
+    await second.off();
+    const dev = (await call(server, "GET", "/api/devices/pk1/esp32-1")).json;
+    t.deepEqual(dev.components, { assets: "1.1.0" });
+    t.is(digestsOf(b.partition("assets").read(0, assets.length)).sha256, digestsOf(assets).sha256);
+  } finally {
+    await server.close();
+  }
 });

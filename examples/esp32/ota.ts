@@ -4,7 +4,7 @@
 // POSTed to .../report), and install what it offers. main.ts runs it with the Moddable platform;
 // test/esp32-example-server.test.ts runs it on a simulated board against the real server.
 
-import { Agent, HttpDevice } from "xs-ota";
+import { Agent, HttpDevice, MultiComponentUpdater } from "xs-ota";
 import type { BootReport, Platform, Progress } from "xs-ota";
 
 const DEFAULT_POLL_SECONDS = 3600;
@@ -73,6 +73,9 @@ export async function runOta(platform: Platform, config: OtaConfig, hooks: OtaHo
     readings: () => ({ batteryPercent: platform.system.batteryPercent(), rssi: platform.system.rssi(), freeSpace: agent.target().size }),
     // Downloads, verifies, stages and restarts on success; returns the failure otherwise.
     update: (offer) => agent.update(offer),
+    // Multi-file packages: the app through the agent, other components into the data partition
+    // of their name (partitions.csv has none: add one, type data, subtype 0x80..0xfe).
+    multi: new MultiComponentUpdater({ platform, agent }),
     pollMs: config.pollSeconds * 1000,
     onPoll: (outcome) => {
       if (outcome.kind === "error") hooks.print(`xs-ota: poll failed: ${outcome.reason}`);

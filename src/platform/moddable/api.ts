@@ -11,5 +11,7 @@ export { ErrorCode, OtaError } from "../../errors.ts";
 export type { ErrorCodeValue } from "../../errors.ts";
 export type * from "../../ports.ts";
 export { HttpDevice } from "../../protocol/http-device.ts";
+export { MultiComponentUpdater } from "../../protocol/multi-component.ts";
+export type { ComponentResult, MultiComponentOptions, MultiOutcome } from "../../protocol/multi-component.ts";
 export type { HttpDeviceOptions } from "../../protocol/http-device.ts";
 export type { PollOutcome } from "../../protocol/http-manifest.ts";
