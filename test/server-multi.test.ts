@@ -50,8 +50,15 @@ for (const dialect of ["http", "alibaba"] as const) test(`a package of app and a
     t.is(pkg.status, 201, JSON.stringify(pkg.json));
     t.deepEqual(pkg.json.files.map((f: any) => [f.component, f.version]), [["app", "2.0.0"], ["assets", "1.1.0"]]);
     const planId = await activePlan(server, [pkg.json.id]);
+    // The plan's progress as the monitor sees it: app in the first half, assets in the second.
+    const percents: number[] = [];
+    server.rollout.onChange((e) => {
+      if (e.device === "d1" && e.kind === "progress") percents.push(e.detail.percent as number);
+    });
     const run = dev.run();
     await until(async () => (await call(server, "GET", `/api/plans/${planId}`)).json.counts.success === 1, 60_000, "the plan's success");
+    t.true(percents.some((p) => p > 0 && p < 50), `the app's download progress: ${percents}`);
+    t.true(percents.some((p) => p > 50 && p < 100), `the assets' download progress: ${percents}`);
     dev.stop();
     await run;
     t.is(dev.version, "2.0.0");

@@ -223,8 +223,9 @@ export function progressReport(rollout: Rollout, pk: string, dn: string, m: Prog
   }
   // A data component's 100 is its result; the app's comes after its reboot.
   if (m.step === 100 && component !== undefined) rollout.componentResult(pk, dn, undefined, component, true, m.desc);
-  if (m.step >= 99) rollout.progress(pk, dn, undefined, 100, "updating", component);
-  else rollout.progress(pk, dn, undefined, m.step, "downloading", component);
+  // Progress without a module is the app's (a single-image device names none).
+  if (m.step >= 99) rollout.progress(pk, dn, undefined, 100, "updating", component ?? "app");
+  else rollout.progress(pk, dn, undefined, m.step, "downloading", component ?? "app");
 }
 
 /** HTTP manifest polling: GET /d/{product}/{device}/manifest.json?version=V answers the offer

@@ -469,7 +469,8 @@ export class AlibabaOtaClient {
     let code: number = ErrorCode.UpdateFailed;
     let reason: string;
     try {
-      const outcome = await multi.apply({ taskId: "module", components: [offer] });
+      const steps = new ProgressReporter({ clock: this.o.clock, send: (step, desc) => this.publish(offer.component, step, desc), ...this.o.progress });
+      const outcome = await multi.apply({ taskId: "module", components: [offer] }, (_c, p) => steps.report(p.percent, "downloading")).finally(() => steps.stop());
       const r = outcome.results[0];
       code = r ? r.errorCode : ErrorCode.UpdateFailed;
       reason = r ? r.reason : `module ${offer.component}: no result`;

@@ -20,7 +20,7 @@ import type { BootReport, Progress, UpdateResult } from "../agent/types.ts";
 import type { ClockPort, HttpPort } from "../ports.ts";
 import { ProgressReporter, encodeProgress } from "./alibaba-mqtt.ts";
 import { HttpReporter, ManifestPoller, type PollOutcome } from "./http-manifest.ts";
-import type { ComponentResult, MultiOutcome, MultiPlan, PlanUpdater } from "./multi-component.ts";
+import type { ComponentProgress, ComponentResult, MultiOutcome, MultiPlan, PlanUpdater } from "./multi-component.ts";
 
 /** Longest product key or device name the server's routes accept. */
 const MAX_NAME = 64;
@@ -73,6 +73,9 @@ export class HttpDevice {
   private readonly reporter: HttpReporter;
   private readonly o: HttpDeviceOptions;
   private steps: ProgressReporter | undefined;
+  /** While a multi-component plan runs: the component `steps` reports for. */
+  private stepsComponent: string | undefined;
+  private inPlan = false;
   private seq = 0;
 
   constructor(o: HttpDeviceOptions) {
@@ -117,7 +120,29 @@ export class HttpDevice {
 
   /** The agent's onProgress goes here during an update. */
   progress(p: Progress): void {
-    this.steps?.report(p.percent, p.phase);
+    (this.inPlan ? this.stepsOf("app") : this.steps)?.report(p.percent, p.phase);
+  }
+
+  /** During a plan, the progress steps of one component (a new reporter when it changes). */
+  private stepsOf(component: string): ProgressReporter {
+    if (this.steps && this.stepsComponent === component) return this.steps;
+    this.steps?.stop();
+    this.stepsComponent = component;
+    this.steps = new ProgressReporter({ clock: this.o.clock, send: (s, d) => this.post(s, d, component), ...this.o.progress });
+    return this.steps;
+  }
+
+  /** Runs one step of a plan with its components' progress reported under their names. */
+  private async inPlanSteps<T>(f: (onProgress: ComponentProgress) => Promise<T>): Promise<T> {
+    this.inPlan = true;
+    try {
+      return await f((component, p) => this.stepsOf(component).report(p.percent, p.phase));
+    } finally {
+      this.steps?.stop();
+      this.steps = undefined;
+      this.stepsComponent = undefined;
+      this.inPlan = false;
+    }
   }
 
   stop(): void {
@@ -138,7 +163,7 @@ export class HttpDevice {
   private async resumePlan(pending: MultiPlan & { recorded: number }): Promise<void> {
     let outcome: MultiOutcome | undefined;
     try {
-      outcome = await this.o.multi!.resume(this.o.report);
+      outcome = await this.inPlanSteps((onProgress) => this.o.multi!.resume(this.o.report, onProgress));
     } catch (e) {
       outcome = undefined;
       this.post(ErrorCode.UpdateFailed, e instanceof OtaError ? e.reason : String(e));
@@ -151,18 +176,13 @@ export class HttpDevice {
   }
 
   private async runPlan(plan: MultiPlan): Promise<MultiOutcome> {
-    const steps = new ProgressReporter({ clock: this.o.clock, send: (s, d) => this.post(s, d, "app"), ...this.o.progress });
-    this.steps = steps;
     let outcome: MultiOutcome;
     try {
-      outcome = await this.o.multi!.apply(plan);
+      outcome = await this.inPlanSteps((onProgress) => this.o.multi!.apply(plan, onProgress));
     } catch (e) {
       const first = plan.components[0];
       const code = e instanceof OtaError ? e.code : ErrorCode.UpdateFailed;
       outcome = { status: "failed", results: [{ component: first.component, version: first.version, ok: false, errorCode: code, reason: e instanceof OtaError ? e.reason : String(e) }] };
-    } finally {
-      steps.stop();
-      this.steps = undefined;
     }
     await this.settlePlan(outcome, outcome.results, plan);
     return outcome;

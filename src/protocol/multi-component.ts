@@ -16,7 +16,7 @@ import type { Agent } from "../agent/agent.ts";
 import { ErrorCode, OtaError, errorMessage, type ErrorCodeValue } from "../errors.ts";
 import { parseOffer, type Offer } from "../agent/offer.ts";
 import { decide } from "../agent/policy.ts";
-import type { BootReport } from "../agent/types.ts";
+import type { BootReport, Progress } from "../agent/types.ts";
 import { compareVersions } from "../agent/version.ts";
 import { download, type DownloadSink, type DownloadTuning } from "../download/downloader.ts";
 import { ImageDigests, digestMismatch } from "../download/image-digests.ts";
@@ -76,6 +76,9 @@ export function parseMultiPlan(input: unknown): MultiPlan {
 }
 
 /** What the protocol clients use of a MultiComponentUpdater. */
+/** A data component's download progress (percent of that component, never decreasing). */
+export type ComponentProgress = (component: string, p: Progress) => void;
+
 export type PlanUpdater = Pick<MultiComponentUpdater, "apply" | "resume" | "pending" | "installed" | "components">;
 
 interface PlanState {
@@ -126,18 +129,19 @@ export class MultiComponentUpdater {
     return s ? { taskId: s.taskId, components: s.components, recorded: s.results.length } : undefined;
   }
 
-  /** Starts a plan. Throws OtaError(-1) for a malformed plan or while another one is unfinished. */
-  async apply(input: unknown): Promise<MultiOutcome> {
+  /** Starts a plan. Throws OtaError(-1) for a malformed plan or while another one is unfinished.
+   * `onProgress` hears each data component's download (the app's is the agent's onProgress). */
+  async apply(input: unknown, onProgress?: ComponentProgress): Promise<MultiOutcome> {
     const plan = parseMultiPlan(input);
     if (this.load()) refuse(PLAN, "another plan is unfinished; resume() it first");
     const state: PlanState = { taskId: plan.taskId, components: plan.components, next: 0, results: [] };
     this.save(state);
-    return this.run(state);
+    return this.run(state, onProgress);
   }
 
   /** After a reboot: takes the app's result from agent.boot() and goes on with the plan.
    * Undefined when no plan is unfinished. */
-  async resume(boot: BootReport): Promise<MultiOutcome | undefined> {
+  async resume(boot: BootReport, onProgress?: ComponentProgress): Promise<MultiOutcome | undefined> {
     const state = this.load();
     if (!state) return undefined;
     const current = state.components[state.next];
@@ -151,10 +155,10 @@ export class MultiComponentUpdater {
       // Otherwise the app did not get as far as its trial: run() applies it again (the agent
       // resumes its download from the journal).
     }
-    return this.run(state);
+    return this.run(state, onProgress);
   }
 
-  private async run(state: PlanState): Promise<MultiOutcome> {
+  private async run(state: PlanState, onProgress: ComponentProgress | undefined): Promise<MultiOutcome> {
     while (state.next < state.components.length) {
       const offer = state.components[state.next];
       if (offer.component === "app") {
@@ -165,7 +169,7 @@ export class MultiComponentUpdater {
       }
       let result: ComponentResult;
       try {
-        await this.applyData(offer);
+        await this.applyData(offer, onProgress);
         result = resultOf(offer, 0, `${offer.component} holds ${offer.version}`);
       } catch (e) {
         const err = e instanceof OtaError ? e : new OtaError(ErrorCode.FlashWriteFailed, `flash: ${errorMessage(e)}`);
@@ -191,7 +195,7 @@ export class MultiComponentUpdater {
   }
 
   /** Writes one data-partition image. Throws OtaError. */
-  private async applyData(offer: Offer): Promise<void> {
+  private async applyData(offer: Offer, onProgress: ComponentProgress | undefined): Promise<void> {
     const p = this.o.platform;
     const entry = p.partitions.list().find((e) => e.label === offer.component);
     if (!entry) throw new OtaError(ErrorCode.UpdateFailed, `no partition named ${offer.component}`);
@@ -212,6 +216,7 @@ export class MultiComponentUpdater {
     const writer = new SlotWriter(part);
     const digests = new ImageDigests(p.digests);
     writer.seek(0);
+    let percent = -1;
     const sink: DownloadSink = {
       get position() {
         return writer.position;
@@ -224,6 +229,11 @@ export class MultiComponentUpdater {
       data: (chunk) => {
         digests.update(chunk);
         writer.write(chunk);
+        const now = Math.floor((writer.position * 100) / offer.size);
+        if (onProgress && now > percent) {
+          percent = now;
+          onProgress(offer.component, { phase: "download", bytes: writer.position, total: offer.size, percent: now });
+        }
       },
     };
     await download(p.http, p.clock, sink, { url: offer.url, size: offer.size, ...this.o.download });
