@@ -58,6 +58,9 @@ test("the page shows progress, successes, a device's log and an automatic pause,
     t.true(seen.states.includes("idle") && seen.states.includes("success"), JSON.stringify(seen));
     t.true(seen.progress.includes("0") && seen.progress.includes("100"), JSON.stringify(seen));
     t.is(await page.locator('tr[data-device="d1"] [data-version]').textContent(), "2.0.0");
+    // A data component's version, as an HTTP device reports it in its poll, shows live too.
+    t.is((await fetch(`${server.base}/d/pk1/d2/manifest.json?version=2.0.0&components=assets@1.1.0`)).status, 304);
+    await page.waitForFunction(`document.querySelector('tr[data-device="d2"] [data-component="assets"]')?.textContent === "assets 1.1.0"`, undefined, { timeout: 10_000 });
     // One device's log.
     await page.locator('tr[data-device="d1"]').click();
     await page.waitForFunction(`/success/.test(document.querySelector("#log").textContent)`);

@@ -1,12 +1,14 @@
 // The live monitoring page, served at /: plain HTML and a script, no build step. It loads
 // /api/plans and /api/devices, then follows /api/stream (server-sent events) and re-renders at
 // most every 200 ms: per plan the devices per state, success rate, wave and why it paused, with
-// the operator's buttons; per device its state, progress, current and target versions and error;
+// the operator's buttons; per device its state, progress, current and target versions (with
+// its data components' versions) and error;
 // a device's event log on click.
 
 export const PAGE_HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>xs-ota server</title>
 <style>
+.comp { color: #555; font-size: smaller; margin-left: 0.4em; }
 body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
 th{background:#f3f3f3}.bar{width:120px;height:10px;background:#eee;display:inline-block;vertical-align:middle}
@@ -51,7 +53,7 @@ async function render() {
     const r = d.plans.find((x) => ["pending", "confirmed", "downloading", "updating"].includes(x.state)) || d.plans[d.plans.length - 1];
     const key = d.product + "/" + d.name;
     return '<tr class="dev" data-device="' + esc(d.name) + '" onclick="pick(\\'' + esc(key) + '\\')"><td>' + esc(d.product) + "</td><td>" + esc(d.name) + "</td><td>" + d.dialect +
-      '</td><td data-version>' + esc(d.version) + "</td><td>" + (r ? r.plan_id : "") + '</td><td data-state class="' + (r ? r.state : "") + '">' + (r ? r.state : "idle") +
+      '</td><td><span data-version>' + esc(d.version) + "</span>" + Object.keys(d.components || {}).map(function (c) { return ' <span class="comp" data-component="' + esc(c) + '">' + esc(c) + " " + esc(d.components[c]) + "</span>"; }).join("") + "</td><td>" + (r ? r.plan_id : "") + '</td><td data-state class="' + (r ? r.state : "") + '">' + (r ? r.state : "idle") +
       '</td><td><span class="bar"><i style="width:' + (r ? r.progress : 0) + '%"></i></span> <span data-progress>' + (r ? r.progress : 0) + "</span>%</td><td>" +
       esc(r ? targets[r.plan_id] : "") + '</td><td class="failed">' + (r && r.error_code ? esc(r.error_code + " " + r.reason) : r && r.state === "rejected" ? esc(r.reason) : "") + "</td></tr>";
   }).join("");
