@@ -7,8 +7,9 @@
 // A plan of several components goes out whole in an HTTP manifest, and as one upgrade task per
 // module on Alibaba topics (the app is the default module, each data component its own module),
 // in plan order: the next task when the device informs the version of the module before it.
-// QuecThing plans carry one component: such a device refuses a multi-component plan (-1 with
-// the reason), as the platform's FOTA would.
+// On QuecThing plans, as the platform's FOTA does it, one plan per component in plan order: the
+// next plan after the device's result for a data component (or, for the app, the request that
+// follows its reboot); the device's data component versions come in request messages.
 
 import type * as http from "node:http";
 import { OtaError, errorMessage } from "../../src/errors.ts";
@@ -79,8 +80,35 @@ function held(o: DeviceOffer): boolean {
   return o.mode === "manual" && o.state === "pending";
 }
 
+/** Data component versions a QuecThing device reported before its app's request (a device
+ * the server does not know yet has no row to hold them): kept until that request. */
+class PendingVersions {
+  private readonly map = new Map<string, Record<string, string>>();
+
+  put(pk: string, dn: string, component: string, version: string): void {
+    const k = `${pk}/${dn}`;
+    const v = this.map.get(k) ?? {};
+    if (Object.keys(v).length >= MAX_REPORTED && v[component] === undefined) return;
+    v[component] = version;
+    this.map.delete(k);
+    // Devices that never send their app's request must not grow the map without bound.
+    if (this.map.size >= PENDING_DEVICES) this.map.delete(this.map.keys().next().value as string);
+    this.map.set(k, v);
+  }
+
+  take(pk: string, dn: string): Record<string, string> {
+    const k = `${pk}/${dn}`;
+    const v = this.map.get(k) ?? {};
+    this.map.delete(k);
+    return v;
+  }
+}
+
+const PENDING_DEVICES = 1000;
+
 export class MqttDialects {
   private seq = 1;
+  private readonly quecVersions = new PendingVersions();
   private constructor(private readonly mqtt: NodeMqttPort, private readonly rollout: Rollout, private readonly log: DialectLog) {}
 
   static async connect(url: string, rollout: Rollout, log: DialectLog = () => undefined): Promise<MqttDialects> {
@@ -164,48 +192,70 @@ export class MqttDialects {
   private onQuec(pk: string, dn: string, payload: Uint8Array): void {
     const m = parseDeviceMessage(payload);
     const planId = m.type === "request" ? undefined : planOf(m.taskId);
+    // A data component's failure names it (its app's does not, as on a single-image device).
+    const component = m.component === "app" ? undefined : m.component;
     switch (m.type) {
       case "request":
-        this.rollout.seen(pk, dn, "quec", m.version);
-        this.sendQuecPlan(pk, dn);
+        if (component === undefined) {
+          this.rollout.seen(pk, dn, "quec", m.version, {}, this.quecVersions.take(pk, dn));
+          this.sendQuecPlan(pk, dn);
+        } else {
+          // A data component's version (the device's start-up report): no plan is asked for;
+          // the app's request that follows asks, with every version known.
+          const v = semver(m.version, "version");
+          this.rollout.componentSeen(pk, dn, "quec", component, v);
+          this.quecVersions.put(pk, dn, component, v);
+        }
         break;
       case "confirm":
         this.rollout.confirmed(pk, dn, planId, m.action === QuecAction.Accept, m.reason);
         if (m.action === QuecAction.Accept) {
           const o = this.rollout.offerFor(pk, dn);
-          if (o && o.planId === planId) {
-            const info: PackageInfo = { taskId: o.taskId, component: o.component, version: o.version, url: o.url, md5: o.md5, crc32: o.crc32, sha256: o.sha256, size: o.size };
+          const c = o?.components ? o.components.find((x) => x.component === m.component) : o;
+          if (o && c && o.planId === planId) {
+            const info: PackageInfo = { taskId: o.taskId, component: c.component, version: c.version, url: c.url, md5: c.md5, crc32: c.crc32, sha256: c.sha256, size: c.size };
             // A delta package: the patch's url and size; the base is the plan's sourceVersion.
-            if (o.delta) Object.assign(info, { url: o.delta.url, delta: { size: o.delta.size } });
+            if (c.delta) Object.assign(info, { url: c.delta.url, delta: { size: c.delta.size } });
             this.mqtt.publish(`/quec/ota/${pk}/${dn}/down`, encodePackage(info));
           }
         }
         break;
       case "event":
-        if (m.code === QuecOtaEvent.UpdateFail) this.rollout.failed(pk, dn, planId, m.errorCode ?? -1, m.reason ?? "update failed");
-        else if (m.code === QuecOtaEvent.Updating || m.code === QuecOtaEvent.UpdateOk) this.rollout.progress(pk, dn, planId, 100, "updating");
-        else if (m.code === QuecOtaEvent.Downloading || m.code === QuecOtaEvent.DownloadStart || m.code === QuecOtaEvent.Downloaded) this.rollout.progress(pk, dn, planId, m.percent ?? 0, "downloading");
+        if (m.code === QuecOtaEvent.UpdateFail) this.rollout.failed(pk, dn, planId, m.errorCode ?? -1, m.reason ?? "update failed", component);
+        else if (m.code === QuecOtaEvent.Updating || m.code === QuecOtaEvent.UpdateOk) this.rollout.progress(pk, dn, planId, 100, "updating", m.component);
+        else if (m.code === QuecOtaEvent.Downloading || m.code === QuecOtaEvent.DownloadStart || m.code === QuecOtaEvent.Downloaded) this.rollout.progress(pk, dn, planId, m.percent ?? 0, "downloading", m.component);
         break;
       case "result":
-        if (m.code === QuecOtaEvent.UpdateFail) this.rollout.failed(pk, dn, planId, m.errorCode, m.reason);
-        this.rollout.seen(pk, dn, "quec", m.version);
+        if (m.code === QuecOtaEvent.UpdateFail) this.rollout.failed(pk, dn, planId, m.errorCode, m.reason, component);
+        if (component === undefined) {
+          this.rollout.seen(pk, dn, "quec", m.version);
+        } else if (m.code === QuecOtaEvent.UpdateOk) {
+          // No reboot follows a data component: its result brings the next component's plan.
+          this.rollout.componentResult(pk, dn, planId, component, true, m.reason);
+          this.rollout.componentSeen(pk, dn, "quec", component, semver(m.version, "version"));
+          this.sendQuecPlan(pk, dn);
+        }
         break;
     }
   }
 
+  /** The plan for the first component of the offer not at its target version (its source: the
+   * device's version of it, 0.0.0 for a data component it never reported). */
   private sendQuecPlan(pk: string, dn: string): void {
     const o = this.rollout.offerFor(pk, dn);
     if (!o) return;
-    if (o.components) {
-      this.rollout.failed(pk, dn, o.planId, -1, `plan ${o.planId} has components ${o.components.map((c) => c.component).join(", ")}: QuecThing plans carry one component; multi-component plans reach http and alibaba devices`);
-      return;
-    }
-    const plan: QuecPlan = { taskId: o.taskId, component: o.component, sourceVersion: o.sourceVersion, targetVersion: o.version };
+    const c = o.components ? o.components.find((x) => x.reported !== x.version) : o;
+    if (!c) return;
+    const sourceVersion = c.component === "app" || !o.components ? o.sourceVersion : c.reported ?? NO_VERSION;
+    const plan: QuecPlan = { taskId: o.taskId, component: c.component, sourceVersion, targetVersion: c.version };
     if (o.minBattery !== undefined) plan.minBattery = o.minBattery;
     if (o.minSignal !== undefined) plan.minSignal = o.minSignal;
     this.mqtt.publish(`/quec/ota/${pk}/${dn}/down`, encodePlan(plan));
   }
 }
+
+/** A QuecThing plan's source version for a component the device reports no version of. */
+const NO_VERSION = "0.0.0";
 
 function planOf(taskId: string): number | undefined {
   const m = /^plan-([0-9]{1,15})$/.exec(taskId);

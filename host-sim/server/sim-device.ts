@@ -32,7 +32,7 @@ export interface SimDeviceOptions {
   fromVersion?: string;
   baseSize?: number;
   flash?: string;
-  /** The board (default esp32-4mb); one with data partitions takes multi-component plans (HTTP). */
+  /** The board (default esp32-4mb); one with data partitions takes multi-component plans. */
   profile?: BoardProfile;
   battery?: number;
   rssi?: number;
@@ -167,7 +167,7 @@ export class SimDevice {
   private async open(report: BootReport, agent: Agent, clock: NodeClock, onResult: (r: UpdateResult) => void): Promise<Session> {
     const { product: pk, name: dn } = this.o;
     const progress = { minIntervalMs: 50, minStep: 10 };
-    // Multi-component plans: data partitions of the board (HTTP components, Alibaba modules).
+    // Multi-component plans: data partitions of the board (HTTP components, Alibaba modules, QuecThing component plans).
     const multi = new MultiComponentUpdater({ platform: this.board.platform(this.meter.wrap(nodeHttp), clock), agent, download: { stallMs: 5000, backoffMs: 20, backoffMaxMs: 200 } });
     if (this.o.dialect === "alibaba") {
       const mqtt = await this.mqtt();
@@ -187,7 +187,7 @@ export class SimDevice {
       const client: QuecPlanClient = new QuecPlanClient({
         send: mqttSender(mqtt, topics.up), clock, version: () => report.version,
         readings: () => this.readings(agent), update: (offer) => agent.update(offer), manual,
-        downloading: progress,
+        downloading: progress, multi,
         onPlan: (_plan, decision) => {
           if (decision.accept && manual && this.o.manualAcceptMs !== undefined) {
             clock.setTimeout(() => client.state === "awaiting-accept" && client.accept(), this.o.manualAcceptMs);
@@ -200,10 +200,9 @@ export class SimDevice {
       });
       connectQuecMqtt(mqtt, topics, client);
       const memo = this.board.kvStore.get("quec.memo");
-      if (memo && report.lastUpdate) {
-        client.start(report, JSON.parse(new TextDecoder().decode(memo)) as PlanMemo);
-        this.board.kvStore.delete("quec.memo");
-      }
+      // The result of the update before this boot (with its memo), then the data components' versions.
+      client.start(report, memo && report.lastUpdate ? (JSON.parse(new TextDecoder().decode(memo)) as PlanMemo) : undefined);
+      if (memo && report.lastUpdate) this.board.kvStore.delete("quec.memo");
       await mqtt.settled();
       client.request();
       return { progress: (p) => client.progress(p), close: async () => (await mqtt.settled().catch(() => undefined), await mqtt.close()) };

@@ -21,7 +21,7 @@ import { compareVersions } from "../agent/version.ts";
 import { download, type DownloadSink, type DownloadTuning } from "../download/downloader.ts";
 import { ImageDigests, digestMismatch } from "../download/image-digests.ts";
 import { SlotWriter } from "../flash/slot-writer.ts";
-import type { Platform } from "../ports.ts";
+import type { PartitionInfo, Platform } from "../ports.ts";
 import { utf8Decode, utf8Encode } from "../util/utf8.ts";
 import { refuse, record, optText, orderableVersion, NAME } from "./payload.ts";
 
@@ -79,7 +79,7 @@ export function parseMultiPlan(input: unknown): MultiPlan {
 /** A data component's download progress (percent of that component, never decreasing). */
 export type ComponentProgress = (component: string, p: Progress) => void;
 
-export type PlanUpdater = Pick<MultiComponentUpdater, "apply" | "resume" | "pending" | "installed" | "components">;
+export type PlanUpdater = Pick<MultiComponentUpdater, "apply" | "resume" | "pending" | "installed" | "components" | "capacity">;
 
 interface PlanState {
   taskId: string;
@@ -120,6 +120,13 @@ export class MultiComponentUpdater {
     const out: Record<string, string> = {};
     for (const k in v) if (typeof v[k] === "string") out[k] = v[k];
     return out;
+  }
+
+  /** The bytes of the data partition that takes this component (a plan's space check);
+   * undefined when no partition of that name takes data images. */
+  capacity(component: string): number | undefined {
+    const e = this.dataPartition(component);
+    return typeof e === "string" ? undefined : e.size;
   }
 
   /** The plan an earlier boot left unfinished, with the number of components whose result is
@@ -197,12 +204,8 @@ export class MultiComponentUpdater {
   /** Writes one data-partition image. Throws OtaError. */
   private async applyData(offer: Offer, onProgress: ComponentProgress | undefined): Promise<void> {
     const p = this.o.platform;
-    const entry = p.partitions.list().find((e) => e.label === offer.component);
-    if (!entry) throw new OtaError(ErrorCode.UpdateFailed, `no partition named ${offer.component}`);
-    const writable = entry.type === DATA_TYPE && (entry.subtype === DATA_SUBTYPE_UNDEFINED || (entry.subtype >= DATA_SUBTYPE_USER_MIN && entry.subtype <= 0xfe));
-    if (!writable) {
-      throw new OtaError(ErrorCode.UpdateFailed, `partition ${entry.label} (type 0x${entry.type.toString(16)}, subtype 0x${entry.subtype.toString(16)}) does not take data images`);
-    }
+    const entry = this.dataPartition(offer.component);
+    if (typeof entry === "string") throw new OtaError(ErrorCode.UpdateFailed, entry);
     const installed = this.versions()[offer.component];
     if (installed !== undefined && compareVersions(offer.version, installed) <= 0) {
       throw new OtaError(ErrorCode.UpdateFailed, `${offer.component} ${offer.version} is not newer than the installed ${installed}`);
@@ -244,6 +247,15 @@ export class MultiComponentUpdater {
     const stored = digestMismatch(offer, digests.finish());
     if (stored) throw new OtaError(ErrorCode.FlashWriteFailed, `${entry.label} does not hold what was written: ${stored}`);
     this.setVersion(offer.component, offer.version);
+  }
+
+  /** The partition that takes this component's images, or why none does. */
+  private dataPartition(component: string): PartitionInfo | string {
+    const entry = this.o.platform.partitions.list().find((e) => e.label === component);
+    if (!entry) return `no partition named ${component}`;
+    const writable = entry.type === DATA_TYPE && (entry.subtype === DATA_SUBTYPE_UNDEFINED || (entry.subtype >= DATA_SUBTYPE_USER_MIN && entry.subtype <= 0xfe));
+    if (!writable) return `partition ${entry.label} (type 0x${entry.type.toString(16)}, subtype 0x${entry.subtype.toString(16)}) does not take data images`;
+    return entry;
   }
 
   private stateKey(): string {

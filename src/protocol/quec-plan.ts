@@ -30,8 +30,20 @@
 //                    {"type":"event","taskId","component","code":10700..10706,"percent"?,"errorCode"?,"reason"?}
 //                    {"type":"result","taskId","component","version","code":10705|10706,"errorCode","reason"}
 //                    {"type":"request","component","version"}   (asks for a plan, as AT+QIOTOTAREQ)
+//
+// Components: QuecThing's FOTA names a component in every message and sends one plan per
+// component. Given a MultiComponentUpdater (`multi`), a plan for a component other than "app"
+// names a data partition: it is decided against the version that partition holds (any, when it
+// holds none the device knows: the image is written whole), its space is the partition's size,
+// and its package is written in place (full images only) with events 10701, 10702, 10703 and
+// 10705 or 10706, then a result with the component's new version; there is no reboot, so the
+// cloud sends the next component's plan on that result. At start-up the device reports each
+// data component's version: QuecThing devices report their other components' versions with
+// AT+QIOTMCUVER=<id>,<version> when they connect, and the platform matches plans against them;
+// here a request message per data component carries the same pair, before the application's
+// request() for the app asks for a plan.
 
-import { ErrorCode, OtaError, errorMessage } from "../errors.ts";
+import { ErrorCode, OtaError, errorMessage, type ErrorCodeValue } from "../errors.ts";
 import { parseOffer, type Offer } from "../agent/offer.ts";
 import { decide, type PolicyDecision, type Readings } from "../agent/policy.ts";
 import type { BootReport, Progress, UpdateResult } from "../agent/types.ts";
@@ -39,6 +51,7 @@ import { compareVersions } from "../agent/version.ts";
 import { printable } from "../util/printable.ts";
 import type { ClockPort, MqttPort } from "../ports.ts";
 import { ProgressReporter } from "./alibaba-mqtt.ts";
+import type { PlanUpdater } from "./multi-component.ts";
 import { NAME, VERSION_CHARS as VERSION, decodeJson, encodeJson, integer, optInteger, orderableVersion, record, refuse, text, type Json } from "./payload.ts";
 
 export const QuecOtaEvent = Object.freeze({
@@ -266,12 +279,36 @@ export function decidePlan(plan: Plan, runningVersion: string, readings: Reading
     return { accept: false, reason: errorMessage(e) };
   }
   if (newer <= 0) return { accept: false, reason: `version ${plan.targetVersion} is not newer than the running ${printable(runningVersion)}` };
-  // The plan has no package yet: its size is checked when the package arrives.
-  const thresholds: Offer = {
+  return decide(thresholds(plan), readings);
+}
+
+/** Whether the device takes a plan for a data component whose partition holds `installed`
+ * (undefined: no version the device knows, so any source version does: the image is written
+ * whole): the plan starts from that version and goes to a newer one, and battery, signal and
+ * space (readings.freeSpace: the partition's size) meet the plan. */
+export function decideComponentPlan(plan: Plan, installed: string | undefined, readings: Readings): PolicyDecision {
+  if (installed !== undefined) {
+    if (plan.sourceVersion !== installed) {
+      return { accept: false, reason: `plan is for ${plan.component} ${plan.sourceVersion}, the device holds ${printable(installed)}` };
+    }
+    let newer: number;
+    try {
+      newer = compareVersions(plan.targetVersion, installed);
+    } catch (e) {
+      return { accept: false, reason: errorMessage(e) };
+    }
+    if (newer <= 0) return { accept: false, reason: `${plan.component} ${plan.targetVersion} is not newer than the installed ${printable(installed)}` };
+  }
+  return decide(thresholds(plan), readings);
+}
+
+/** The plan's policy thresholds as an offer (the plan has no package yet: its size is checked
+ * when the package arrives). */
+function thresholds(plan: Plan): Offer {
+  return {
     component: plan.component, version: plan.targetVersion, url: "", size: 0, md5: "", crc32: "", sha256: "",
     minBattery: plan.minBattery, minSignal: plan.minSignal, requiredSpace: plan.requiredSpace,
   };
-  return decide(thresholds, readings);
 }
 
 // ---- the device client ----------------------------------------------------------------------
@@ -296,6 +333,8 @@ export interface QuecPlanClientOptions {
   onResult?: (result: UpdateResult) => void;
   /** Downloading events: at most one per interval and per step (defaults 1000 ms, 10 %). */
   downloading?: { minIntervalMs?: number; minStep?: number };
+  /** Takes plans for other components as data partitions of this name (see the file comment). */
+  multi?: PlanUpdater;
 }
 
 /** What the client remembers across the reboot that ends an update: persist it (KeyValuePort)
@@ -329,23 +368,30 @@ export class QuecPlanClient {
     return this.plan;
   }
 
-  /** After a reboot: reports the result of the update the memo names (from agent.boot()). */
+  /** At start-up: reports the result of the update the memo names (after the reboot that
+   * ended it: agent.boot()'s report), then each data component's installed version. */
   start(boot?: BootReport, memo?: PlanMemo): void {
     const last = boot?.lastUpdate;
-    if (!last || !memo) return;
-    this.o.send(encodeResult({
-      taskId: memo.taskId,
-      component: memo.component,
-      version: boot.version,
-      code: last.ok ? QuecOtaEvent.UpdateOk : QuecOtaEvent.UpdateFail,
-      errorCode: last.errorCode,
-      reason: last.reason,
-    }));
+    if (last && memo) {
+      this.o.send(encodeResult({
+        taskId: memo.taskId,
+        component: memo.component,
+        version: boot.version,
+        code: last.ok ? QuecOtaEvent.UpdateOk : QuecOtaEvent.UpdateFail,
+        errorCode: last.errorCode,
+        reason: last.reason,
+      }));
+    }
+    const versions = this.o.multi?.components() ?? {};
+    for (const c in versions) this.o.send(encodePlanRequest({ component: c, version: versions[c] }));
   }
 
-  /** Asks the cloud for a plan (QuecThing's AT+QIOTOTAREQ). */
+  /** Asks the cloud for a plan (QuecThing's AT+QIOTOTAREQ), naming a component and the version
+   * it runs (a data component's: the installed one). */
   request(component = "app"): void {
-    this.o.send(encodePlanRequest({ component, version: this.o.version() }));
+    const version = component === "app" ? this.o.version() : this.o.multi?.installed(component);
+    if (version === undefined) throw new OtaError(ErrorCode.UpdateFailed, `component ${component} has no installed version to report`);
+    this.o.send(encodePlanRequest({ component, version }));
   }
 
   /** One cloud message (plan or package). */
@@ -376,7 +422,8 @@ export class QuecPlanClient {
   /** Feed the agent's progress here (AgentOptions.onProgress). */
   progress(p: Progress): void {
     const plan = this.plan;
-    if (this.st !== "updating" || !plan) return;
+    // A data component's progress is the MultiComponentUpdater's, not the agent's.
+    if (this.st !== "updating" || !plan || this.isData(plan)) return;
     if (p.phase === "download" || p.phase === "check") {
       this.once("start", () => this.event(plan, QuecOtaEvent.DownloadStart, { percent: 0 }));
       if (p.phase === "download") this.reporter?.report(p.total > 0 ? Math.floor((100 * p.bytes) / p.total) : 0, "");
@@ -401,7 +448,7 @@ export class QuecPlanClient {
     }
     this.plan = plan;
     this.event(plan, QuecOtaEvent.TaskNotify, {});
-    const decision = decidePlan(plan, this.o.version(), this.o.readings(), this.o.components ?? ["app"]);
+    const decision = this.decide(plan);
     this.o.onPlan?.(plan, decision);
     if (!decision.accept) {
       this.confirm(plan, QuecAction.Refuse, decision.reason);
@@ -412,6 +459,18 @@ export class QuecPlanClient {
       return;
     }
     this.confirm(plan, QuecAction.Accept, decision.reason);
+  }
+
+  private isData(plan: Plan): boolean {
+    return this.o.multi !== undefined && plan.component !== "app";
+  }
+
+  private decide(plan: Plan): PolicyDecision {
+    const multi = this.o.multi;
+    if (!multi || !this.isData(plan)) return decidePlan(plan, this.o.version(), this.o.readings(), this.o.components ?? ["app"]);
+    const space = multi.capacity(plan.component);
+    if (space === undefined) return { accept: false, reason: `component ${plan.component} is not updated by this device: no data partition takes it` };
+    return decideComponentPlan(plan, multi.installed(plan.component), { ...this.o.readings(), freeSpace: space });
   }
 
   private confirm(plan: Plan, action: 0 | 1, reason: string): void {
@@ -455,7 +514,47 @@ export class QuecPlanClient {
         if (step >= 1 && step <= 100) this.event(plan, QuecOtaEvent.Downloading, { percent: step });
       },
     });
-    this.running = this.apply(plan, offer);
+    const multi = this.o.multi;
+    this.running = multi && this.isData(plan) ? this.applyComponent(multi, plan, offer) : this.apply(plan, offer);
+  }
+
+  /** A data component's package: written in place, then its result with the new version (no
+   * reboot). A failure's reason names the component and version, as the cloud shows it. */
+  private async applyComponent(multi: PlanUpdater, plan: Plan, offer: Offer): Promise<UpdateResult> {
+    const from = multi.installed(offer.component) ?? "";
+    let code: 0 | ErrorCodeValue = ErrorCode.UpdateFailed;
+    let reason: string;
+    try {
+      if (offer.delta) throw new OtaError(ErrorCode.UpdateFailed, "a data partition takes full images, not a delta package");
+      this.once("start", () => this.event(plan, QuecOtaEvent.DownloadStart, { percent: 0 }));
+      const outcome = await multi.apply({ taskId: plan.taskId, components: [offer] }, (_c, p) => this.reporter?.report(p.percent, ""));
+      const r = outcome.results[0];
+      code = r ? r.errorCode : ErrorCode.UpdateFailed;
+      reason = r ? r.reason : "no result";
+    } catch (e) {
+      code = e instanceof OtaError ? e.code : ErrorCode.UpdateFailed;
+      reason = e instanceof OtaError ? e.reason : errorMessage(e);
+    }
+    this.reporter?.stop();
+    this.reporter = undefined;
+    const ok = code === 0;
+    try {
+      if (ok) {
+        this.downloaded(plan);
+        this.event(plan, QuecOtaEvent.UpdateOk, { reason });
+        this.o.send(encodeResult({ taskId: plan.taskId, component: plan.component, version: offer.version, code: QuecOtaEvent.UpdateOk, errorCode: 0, reason }));
+      } else {
+        this.event(plan, QuecOtaEvent.UpdateFail, { errorCode: code, reason: `${offer.component} ${offer.version}: ${reason}` });
+      }
+    } catch {
+      // The link went away: start() reports the component's version on the next connection.
+    }
+    this.st = "idle";
+    this.plan = undefined;
+    this.running = undefined;
+    const r: UpdateResult = { ok, errorCode: code, reason, component: offer.component, fromVersion: from, toVersion: offer.version };
+    this.o.onResult?.(r);
+    return r;
   }
 
   private async apply(plan: Plan, offer: Offer): Promise<UpdateResult> {
