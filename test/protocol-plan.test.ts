@@ -5,9 +5,10 @@ import type { Readings } from "../src/agent/policy.ts";
 import type { UpdateResult } from "../src/agent/types.ts";
 import type { ClockPort, TimerHandle } from "../src/ports.ts";
 import {
-  QuecOtaEvent, QuecPlanClient, decidePlan, encodeConfirm, encodeEvent, encodePackage, encodePlan, encodePlanRequest,
+  QuecOtaEvent, QuecPlanClient, decideComponentPlan, decidePlan, encodeConfirm, encodeEvent, encodePackage, encodePlan, encodePlanRequest,
   encodeResult, parseCloudMessage, parseDeviceMessage, quecTopics, type Plan,
 } from "../src/protocol/quec-plan.ts";
+import type { ComponentResult, PlanUpdater } from "../src/protocol/multi-component.ts";
 
 const dec = (b: Uint8Array) => Buffer.from(b).toString("utf8");
 const MD5 = "0f9d2ca2dc64fb29780bc071ea0363b2";
@@ -132,11 +133,12 @@ for (const [name, payload, reason] of HOSTILE) {
   });
 }
 
-function harness(opts: { manual?: boolean; readings?: Readings; result?: (o: Offer) => UpdateResult } = {}) {
+function harness(opts: { manual?: boolean; readings?: Readings; result?: (o: Offer) => UpdateResult; multi?: PlanUpdater } = {}) {
   const sent: string[] = [];
   const calls: Offer[] = [];
   const refusedReasons: string[] = [];
   const decisions: string[] = [];
+  const results: UpdateResult[] = [];
   let progress: QuecPlanClient["progress"] = () => undefined;
   const c = new QuecPlanClient({
     send: (p) => sent.push(dec(p)),
@@ -153,12 +155,14 @@ function harness(opts: { manual?: boolean; readings?: Readings; result?: (o: Off
       return opts.result?.(o) ?? { ok: true, errorCode: 0, reason: "staged; restarting into the new image", component: "app", fromVersion: "1.0.0", toVersion: o.version };
     },
     manual: opts.manual,
+    multi: opts.multi,
+    onResult: (r) => results.push(r),
     onPlan: (_p, d) => decisions.push(d.reason),
     onRefused: (r) => refusedReasons.push(r),
     downloading: { minIntervalMs: 0, minStep: 10 },
   });
   progress = (p) => c.progress(p);
-  return { c, sent, calls, refusedReasons, decisions };
+  return { c, sent, calls, refusedReasons, decisions, results };
 }
 
 const codes = (sent: string[]) => sent.map((s) => JSON.parse(s)).map((m) => (m.type === "event" ? m.code : m.type));
@@ -241,4 +245,149 @@ test("hostile or mismatched messages change nothing", (t) => {
   t.regex(h.refusedReasons[0], /not JSON/);
   t.regex(h.refusedReasons[2], /does not match plan t1\/app\/2\.0\.0/);
   t.regex(h.refusedReasons[4], /url must be http/);
+});
+
+// ---- data components (a MultiComponentUpdater as `multi`) ----------------------------------
+
+const ASSETS_PLAN: Plan = { taskId: "plan-7", component: "assets", sourceVersion: "1.0.0", targetVersion: "1.1.0", minBattery: 30 };
+const assetsPlan = (p: Partial<Plan> = {}) => dec(encodePlan({ ...ASSETS_PLAN, ...p }));
+const ASSETS_PKG = (p: Record<string, unknown> = {}) =>
+  dec(encodePackage({ taskId: "plan-7", component: "assets", version: "1.1.0", url: "http://h/assets.bin", md5: MD5, crc32: CRC, sha256: SHA, size: 40960, ...p }));
+
+/** A PlanUpdater that writes nothing: it records each plan, reports download progress and
+ * answers `outcome` (default: written, and the component then holds the offer's version). */
+function fakeMulti(installed: Record<string, string>, opts: { capacity?: Record<string, number>; outcome?: (c: string, v: string) => ComponentResult } = {}) {
+  const plans: unknown[] = [];
+  const capacity = opts.capacity ?? { assets: 0x40000 };
+  const multi: PlanUpdater = {
+    installed: (c) => (c === "app" ? "1.0.0" : installed[c]),
+    components: () => ({ ...installed }),
+    capacity: (c) => capacity[c],
+    pending: () => undefined,
+    resume: async () => undefined,
+    apply: async (input, onProgress) => {
+      plans.push(input);
+      const offer = (input as { components: Offer[] }).components[0];
+      for (const percent of [30, 60, 100]) onProgress?.(offer.component, { phase: "download", bytes: (offer.size * percent) / 100, total: offer.size, percent });
+      const r = opts.outcome?.(offer.component, offer.version) ?? { component: offer.component, version: offer.version, ok: true, errorCode: 0, reason: `${offer.component} holds ${offer.version}` };
+      if (r.ok) installed[offer.component] = offer.version;
+      return { status: r.ok ? "done" : "failed", results: [r] };
+    },
+  };
+  return { multi, plans, installed };
+}
+
+test("a data component's plan: decided against its installed version, written through multi, events 10700..10705 then its result with the new version", async (t) => {
+  const m = fakeMulti({ assets: "1.0.0" });
+  const h = harness({ multi: m.multi });
+  h.c.receive(assetsPlan());
+  t.is(h.c.state, "awaiting-package");
+  t.is(h.sent[1], `{"type":"confirm","taskId":"plan-7","component":"assets","action":1,"reason":"accepted"}`);
+  h.c.receive(ASSETS_PKG());
+  const r = await h.c.result();
+  t.true(r?.ok);
+  t.deepEqual(codes(h.sent), [10700, "confirm", 10701, 10702, 10702, 10702, 10703, 10705, "result"]);
+  // (the download's 100 % is 10703's: 10702 stops at 99, as for the app)
+  t.deepEqual(h.sent.slice(3, 7).map((x) => JSON.parse(x).percent), [30, 60, 99, 100]);
+  t.is(h.sent.at(-1), `{"type":"result","taskId":"plan-7","component":"assets","version":"1.1.0","code":10705,"errorCode":0,"reason":"assets holds 1.1.0"}`);
+  t.deepEqual(m.plans, [{ taskId: "plan-7", components: [{ component: "assets", version: "1.1.0", url: "http://h/assets.bin", size: 40960, md5: MD5, crc32: CRC, sha256: SHA, minBattery: 30 }] }]);
+  t.deepEqual(h.calls, [], "the agent (the app's update) is not involved");
+  t.deepEqual(h.results, [{ ok: true, errorCode: 0, reason: "assets holds 1.1.0", component: "assets", fromVersion: "1.0.0", toVersion: "1.1.0" }]);
+  t.is(h.c.memo, undefined, "no reboot, nothing to remember");
+  t.is(h.c.state, "idle");
+  // The next component's plan is taken at once.
+  h.c.receive(assetsPlan({ taskId: "plan-8", sourceVersion: "1.1.0", targetVersion: "1.2.0" }));
+  t.is(h.c.state, "awaiting-package");
+});
+
+test("a data component's plan is refused with the reason: source, version, partition, space, battery", (t) => {
+  const refusal = (installed: Record<string, string>, plan: Partial<Plan>, readings: Partial<Readings> = {}, capacity?: Record<string, number>) => {
+    const h = harness({ multi: fakeMulti(installed, { capacity }).multi, readings: { ...READY, ...readings } });
+    h.c.receive(assetsPlan(plan));
+    const confirm = JSON.parse(h.sent[1]);
+    t.is(confirm.action, 0);
+    t.is(h.c.state, "idle");
+    return confirm.reason as string;
+  };
+  t.is(refusal({ assets: "1.0.5" }, {}), "plan is for assets 1.0.0, the device holds 1.0.5");
+  t.is(refusal({ assets: "1.1.0" }, { sourceVersion: "1.1.0" }), "assets 1.1.0 is not newer than the installed 1.1.0");
+  t.is(refusal({ assets: "1.2.0" }, { sourceVersion: "1.2.0" }), "assets 1.1.0 is not newer than the installed 1.2.0");
+  t.is(refusal({}, { component: "fonts" }), "component fonts is not updated by this device: no data partition takes it");
+  t.regex(refusal({}, { requiredSpace: 0x50000 }), /plan needs 327680 bytes, the slot has 262144/);
+  t.regex(refusal({}, {}, { batteryPercent: 12 }), /battery 12% is below 30%/);
+  // Decided against the component's version, not the app's (1.0.0 here: the plan's source).
+  t.is(refusal({ assets: "2.0.0" }, {}), "plan is for assets 1.0.0, the device holds 2.0.0");
+});
+
+test("decideComponentPlan: any source version when the partition holds none the device knows; SemVer order", (t) => {
+  t.true(decideComponentPlan({ ...ASSETS_PLAN, sourceVersion: "0.0.0" }, undefined, READY).accept);
+  t.true(decideComponentPlan({ ...ASSETS_PLAN, sourceVersion: "1.0.9" }, undefined, READY).accept);
+  t.true(decideComponentPlan({ ...ASSETS_PLAN, sourceVersion: "1.1.0-rc.1" }, "1.1.0-rc.1", READY).accept, "a release is newer than its pre-release");
+  t.false(decideComponentPlan({ ...ASSETS_PLAN, sourceVersion: "1.10.0" }, "1.10.0", READY).accept, "1.1.0 is older than 1.10.0");
+});
+
+test("a data component that fails: 10706 with its error code and the reason naming it; no result", async (t) => {
+  const m = fakeMulti({}, { outcome: (c, v) => ({ component: c, version: v, ok: false, errorCode: -3, reason: "sha256 mismatch" }) });
+  const h = harness({ multi: m.multi });
+  h.c.receive(assetsPlan({ sourceVersion: "0.0.0" }));
+  h.c.receive(ASSETS_PKG());
+  const r = await h.c.result();
+  t.false(r?.ok);
+  t.is(r?.errorCode, -3);
+  t.deepEqual(codes(h.sent), [10700, "confirm", 10701, 10702, 10702, 10702, 10706]);
+  t.is(h.sent.at(-1), `{"type":"event","taskId":"plan-7","component":"assets","code":10706,"errorCode":-3,"reason":"assets 1.1.0: sha256 mismatch"}`);
+  t.deepEqual(m.installed, {});
+  t.is(h.c.state, "idle");
+});
+
+test("a data component's delta package fails with -1 before anything is written", async (t) => {
+  const m = fakeMulti({ assets: "1.0.0" });
+  const h = harness({ multi: m.multi });
+  h.c.receive(assetsPlan());
+  h.c.receive(ASSETS_PKG({ delta: { size: 100 } }));
+  const r = await h.c.result();
+  t.is(r?.errorCode, -1);
+  t.deepEqual(m.plans, []);
+  t.is(JSON.parse(h.sent.at(-1)!).reason, "assets 1.1.0: a data partition takes full images, not a delta package");
+});
+
+test("with multi, the app's plan still goes to the agent; the agent's progress does not leak into a data plan", async (t) => {
+  const m = fakeMulti({ assets: "1.0.0" });
+  const h = harness({ multi: m.multi });
+  h.c.receive(PLAN_JSON);
+  h.c.receive(PKG_JSON);
+  t.true((await h.c.result())?.ok);
+  t.is(h.calls.length, 1);
+  t.deepEqual(m.plans, []);
+  t.deepEqual(h.c.memo, { taskId: "t1", component: "app", version: "2.0.0" });
+  h.sent.length = 0;
+  h.c.receive(assetsPlan());
+  h.c.receive(ASSETS_PKG());
+  h.c.progress({ phase: "download", bytes: 1, total: 2, percent: 50 });
+  await h.c.result();
+  t.deepEqual(codes(h.sent), [10700, "confirm", 10701, 10702, 10702, 10702, 10703, 10705, "result"]);
+});
+
+test("start-up: the result after the reboot, then each data component's installed version; request() names a component", (t) => {
+  const m = fakeMulti({ assets: "1.1.0", fonts: "3.0.0" });
+  const h = harness({ multi: m.multi });
+  h.c.start({ version: "2.0.0", slot: "ota_1", imageState: "valid", lastUpdate: { ok: true, errorCode: 0, reason: "confirmed", component: "app", fromVersion: "1.0.0", toVersion: "2.0.0" } }, { taskId: "t1", component: "app", version: "2.0.0" });
+  t.deepEqual(h.sent, [
+    `{"type":"result","taskId":"t1","component":"app","version":"2.0.0","code":10705,"errorCode":0,"reason":"confirmed"}`,
+    `{"type":"request","component":"assets","version":"1.1.0"}`,
+    `{"type":"request","component":"fonts","version":"3.0.0"}`,
+  ]);
+  h.sent.length = 0;
+  h.c.start();
+  t.deepEqual(codes(h.sent), ["request", "request"], "without a memo: the versions alone");
+  h.sent.length = 0;
+  h.c.request();
+  h.c.request("assets");
+  t.deepEqual(h.sent, [`{"type":"request","component":"app","version":"1.0.0"}`, `{"type":"request","component":"assets","version":"1.1.0"}`]);
+  const e = t.throws(() => h.c.request("modem"), { instanceOf: OtaError });
+  t.regex(e!.reason, /modem has no installed version/);
+  // Without multi: no versions to report.
+  const plain = harness();
+  plain.c.start();
+  t.deepEqual(plain.sent, []);
 });
