@@ -193,6 +193,58 @@ for (const dialect of ["http", "alibaba", "quec"] as const) test(`a retry reache
   }
 });
 
+/** A QuecThing board whose assets partition holds this version (as a MultiComponentUpdater
+ * records it), reported at start-up before the app's request. */
+function quecHolding(server: OtaServer, name: string, assets: string): SimDevice {
+  const dev = device(server, name, "quec");
+  dev.board.kvStore.set("ota.comps", new TextEncoder().encode(JSON.stringify({ assets })));
+  return dev;
+}
+
+test("QuecThing: a device that reports assets at its target at start-up (before the server knows it) gets the app's plan alone", async (t) => {
+  const server = await startServer();
+  const dev = quecHolding(server, "q2", "1.1.0");
+  try {
+    const pkg = await uploadFiles(server, [["assets", ASSETS], ["app", APP]]);
+    const planId = await activePlan(server, [pkg.json.id]);
+    const run = dev.run();
+    await until(async () => (await call(server, "GET", `/api/plans/${planId}`)).json.counts.success === 1, 60_000, "the plan's success");
+    dev.stop();
+    await run;
+    const info = (await call(server, "GET", "/api/devices/pk1/q2")).json;
+    t.is(info.version, "2.0.0");
+    t.deepEqual(info.components, { assets: "1.1.0" });
+    t.is(dev.updates, 1, "the app only");
+    t.false(info.events.some((e: any) => e.kind === "component"), "no assets plan ran");
+    t.is(server.fileStats.bytesServed, APP.length);
+  } finally {
+    dev.stop();
+    await server.close();
+  }
+});
+
+test("QuecThing: a device refuses an assets plan its partition is newer than, with the reason; nothing is downloaded", async (t) => {
+  const server = await startServer();
+  const dev = quecHolding(server, "q3", "1.2.0");
+  try {
+    const pkg = await uploadFiles(server, [["assets", ASSETS], ["app", APP]]);
+    const planId = await activePlan(server, [pkg.json.id]);
+    const run = dev.run();
+    await until(async () => (await call(server, "GET", `/api/plans/${planId}`)).json.counts.rejected === 1, 30_000, "the rejection");
+    dev.stop();
+    await run;
+    const info = (await call(server, "GET", "/api/devices/pk1/q3")).json;
+    t.is(info.plans[0].state, "rejected");
+    t.is(info.plans[0].reason, "assets 1.1.0 is not newer than the installed 1.2.0");
+    t.deepEqual(info.components, { assets: "1.2.0" });
+    t.is(dev.version, "1.0.0");
+    t.is(server.fileStats.bytesServed, 0);
+  } finally {
+    dev.stop();
+    await server.close();
+  }
+});
+
 test("bad multi-component input to the API gets 4xx and changes nothing", async (t) => {
   const server = await startServer();
   try {
