@@ -6,7 +6,12 @@ import { simMultiUpdate } from "../host-sim/cloud/sim-multi.ts";
 import { OtaError } from "../src/errors.ts";
 import type { LocalSession } from "../src/agent/agent.ts";
 import { LocalUpgrade, type LocalAgent } from "../src/protocol/local-upgrade.ts";
-import { parseMultiPlan } from "../src/protocol/multi-component.ts";
+import { MultiComponentUpdater, parseMultiPlan } from "../src/protocol/multi-component.ts";
+import { SimBoard } from "../host-sim/board.ts";
+import { ESP32_4MB_ASSETS } from "../host-sim/cloud/sim-boards.ts";
+import { buildTestImage } from "../host-sim/image-builder.ts";
+import { NodeClock } from "../host-sim/node-clock.ts";
+import { nodeHttp } from "../host-sim/node-http.ts";
 
 const MD5 = "0f9d2ca2dc64fb29780bc071ea0363b2";
 const CRC = "6aa5642f";
@@ -55,6 +60,15 @@ test("an app that fails its trial boot is reported after the rollback; the plan 
   t.regex(r.applied[0].reason, /self-test/);
   t.is(r.bootedVersion, "1.0.0");
   t.not(r.partitionSha256, r.assetsSha256, "assets was not written");
+});
+
+test("capacity(): a data partition's size, none for partitions that take no data images", (t) => {
+  const board = SimBoard.create(ESP32_4MB_ASSETS, buildTestImage({ version: "1.0.0", size: 16 * 1024 }));
+  const clock = new NodeClock(1);
+  const updater = new MultiComponentUpdater({ platform: board.platform(nodeHttp, clock), agent: { update: async () => t.fail() as never, runningVersion: () => "1.0.0" } });
+  t.is(updater.capacity("assets"), 0x20000);
+  for (const label of ["nvs", "otadata", "phy_init", "ota_1", "otajournal", "fonts"]) t.is(updater.capacity(label), undefined, label);
+  clock.stopAll();
 });
 
 test("plans: 1..5 distinct components, each a valid offer", (t) => {
