@@ -1,8 +1,9 @@
 // The update server under a simulated fleet: N boards (default 200; `-- 1000` for more) update
-// through the server with staged rollout (25% waves) and the fault mix (drops, power losses,
-// low batteries refused by the plan's strategy). Prints one JSON line: {devices, succeeded,
-// failed, rejected, seconds, bytesServed, peakConcurrent, p50Seconds, p99Seconds,
-// devicesPerMinute, p99SecondsToSuccess}.
+// through the server with staged rollout (25% waves), each with its own 4 MB flash file in a
+// temporary folder, and the fault mix (drops, reboots, power cuts inside flash operations, low
+// battery and low signal refused by the plan's strategy). Prints one JSON line: {devices,
+// succeeded, failed, rejected, seconds, bytesServed, peakConcurrent, p50Seconds, p99Seconds,
+// devicesPerMinute, waves, faults, p99SecondsToSuccess}.
 
 import { runFleet } from "../host-sim/server/fleet.ts";
 

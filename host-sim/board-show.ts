@@ -48,7 +48,7 @@ export interface BoardView {
 /** What the bootloader would do at the next power-on, computed on a copy of the flash (its
  * otadata writes land in the copy). Throws NoBootableImage on a brick. */
 export function peekBoot(board: SimBoard): BootOutcome {
-  const copy = new NorFlash(board.flash.geometry, board.flash.bytes.slice());
+  const copy = new NorFlash(board.flash.geometry, board.flash.snapshot());
   return bootEsp(copy, { tableOffset: board.profile.tableOffset });
 }
 

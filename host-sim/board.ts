@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import type { ChipInfo, Platform, HttpPort, KeyValuePort, LogPort } from "../src/ports.ts";
 import { serializePartitionTable, findPartition, type PartitionEntry, parsePartitionTable, PARTITION_TABLE_MAX_LEN } from "../src/targets/esp-idf/partition-table.ts";
 import { NorFlash, type CutPlan } from "./flash/nor-flash.ts";
+import { FileStore } from "./flash/flash-store.ts";
 import { chipGeometry, partitionsCsv, type BoardProfile } from "./boards/profiles.ts";
 import { csvToEntries } from "./partitions-csv.ts";
 import { nodeDigests } from "./node-digests.ts";
@@ -40,17 +41,22 @@ export class SimBoard {
   /** A factory-fresh board: partition table written, `image` in ota_0, otadata erased. */
   static create(profile: BoardProfile, image: Uint8Array, file?: string): SimBoard {
     const geometry = chipGeometry(profile);
-    const bytes = new Uint8Array(profile.flashSize).fill(profile.erasedValue);
     const entries = csvToEntries(partitionsCsv(profile), { tableOffset: profile.tableOffset, flashSize: profile.flashSize });
-    bytes.set(serializePartitionTable(entries, nodeDigests), profile.tableOffset);
     const ota0 = findPartition(entries, "ota_0");
     if (!ota0) throw new Error(`board ${profile.name} has no ota_0`);
     if (image.length > ota0.size) throw new Error(`factory image of ${image.length} bytes does not fit ota_0`);
-    bytes.set(image, ota0.address);
+    const table = serializePartitionTable(entries, nodeDigests);
     if (file) {
-      fs.writeFileSync(file, bytes);
-      return new SimBoard(profile, NorFlash.openFile(file, geometry));
+      // Written in place: a file-backed board never holds its whole chip in memory.
+      fs.rmSync(file, { force: true });
+      const store = FileStore.open(file, profile.flashSize, profile.erasedValue);
+      store.write(profile.tableOffset, table);
+      store.write(ota0.address, image);
+      return new SimBoard(profile, new NorFlash(geometry, store));
     }
+    const bytes = new Uint8Array(profile.flashSize).fill(profile.erasedValue);
+    bytes.set(table, profile.tableOffset);
+    bytes.set(image, ota0.address);
     return new SimBoard(profile, new NorFlash(geometry, bytes));
   }
 

@@ -32,10 +32,21 @@ export class HttpMeter {
   /** Image byte ranges received, to tell new bytes from bytes fetched again. */
   private covered: [number, number][] = [];
   private dead = false;
+  /** Exchanges not yet ended, so that a restart can close them. */
+  private open = new Set<{ abort(): void }>();
 
   /** A fresh power-on: requests work again. */
   revive(): void {
     this.dead = false;
+  }
+
+  /** The board restarts (watchdog): its connections close and it receives nothing more until
+   * revive(). */
+  halt(): void {
+    this.dead = true;
+    const open = [...this.open];
+    this.open.clear();
+    for (const x of open) x.abort();
   }
 
   fetchedAgain(): number {
@@ -81,6 +92,7 @@ export class HttpMeter {
           }
           held = data.slice(i);
         };
+        const settle = () => exchange && this.open.delete(exchange);
         exchange = inner.request(req, {
           response: (status, headers) => {
             at = status === 206 ? (parseContentRange(headers["content-range"])?.start ?? 0) : 0;
@@ -90,14 +102,17 @@ export class HttpMeter {
             if (!this.dead && !dropped) deliver(chunk, false);
           },
           end: () => {
+            settle();
             if (!this.dead && !dropped) deliver(new Uint8Array(0), true);
             if (!this.dead && !dropped) h.end();
           },
           error: (reason) => {
+            settle();
             if (!this.dead && !dropped) deliver(new Uint8Array(0), true);
             if (!this.dead && !dropped) h.error(reason);
           },
         });
+        this.open.add(exchange);
         return exchange;
       },
     };

@@ -120,7 +120,7 @@ export class LayoutBoard {
   /** What the next power-on would boot, computed on a copy of the flash (the file is not
    * written). Throws NoBootableImage on a brick. */
   peek(): LayoutBoot {
-    const copy = new LayoutBoard(this.profile, new NorFlash(this.flash.geometry, this.flash.bytes.slice()));
+    const copy = new LayoutBoard(this.profile, new NorFlash(this.flash.geometry, this.flash.snapshot()));
     copy.keys = this.keys;
     return copy.boot();
   }

@@ -1,4 +1,7 @@
 import test from "ava";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { NorFlash, FlashRuleError, PowerCut } from "../host-sim/flash/nor-flash.ts";
 
 const geometry = { size: 0x4000, sectors: [0, 1, 2, 3].map((i) => ({ offset: i * 0x1000, size: 0x1000 })), writeAlign: 4, erasedValue: 0xff };
@@ -51,4 +54,30 @@ test("power cuts: before, torn-write and torn-erase are deterministic and kill t
   t.true(zeros < 64);
   const erased = run("torn-erase", 3);
   t.deepEqual(erased, run("torn-erase", 3));
+});
+
+test("a file-backed chip reads and writes the file at each operation's offset, with the same torn cells as in memory", (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nor-flash-"));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const mode of ["before", "torn-write", "torn-erase"] as const) {
+    const file = path.join(dir, `${mode}.bin`);
+    const chips = [new NorFlash(geometry), NorFlash.openFile(file, geometry)];
+    for (let f of chips) {
+      f.write(0x1000, new Uint8Array(16).fill(0x55));
+      f.erase(0x2000, 0x1000);
+      f.armCuts([{ at: 3, mode, seed: 11 }]);
+      t.throws(() => (mode === "torn-erase" ? f.erase(0x1000, 0x1000) : f.write(0x1000, new Uint8Array(64).fill(0x11))), { instanceOf: PowerCut });
+      f = f.powerCycle();
+      f.write(0x3000, Uint8Array.of(1, 2, 3, 4));
+      f.close();
+    }
+    const [mem] = chips;
+    t.deepEqual(new Uint8Array(fs.readFileSync(file)), mem.snapshot(), `${mode}: the file holds the in-memory chip's cells`);
+    const reopened = NorFlash.openFile(file, geometry);
+    t.deepEqual([...reopened.read(0x3000, 4)], [1, 2, 3, 4]);
+    t.throws(() => reopened.bytes, { message: /backed by the file .*\(use read\(\) or snapshot\(\)\)/ });
+    reopened.close();
+  }
+  fs.writeFileSync(path.join(dir, "short.bin"), new Uint8Array(100));
+  t.throws(() => NorFlash.openFile(path.join(dir, "short.bin"), geometry), { message: /is 100 bytes, the board has 16384/ });
 });

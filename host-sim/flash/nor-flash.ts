@@ -1,4 +1,4 @@
-// A NOR flash chip simulator backed by a file. It enforces the NOR rules (erase sets whole
+// A NOR flash chip simulator, in memory or backed by a file (flash-store.ts). It enforces the NOR rules (erase sets whole
 // sectors to the erased value, a write can only clear bits, writes are aligned), counts every
 // operation, and can cut the power at a chosen operation in three ways (before, torn-write,
 // torn-erase), deterministically from a seed.
@@ -8,9 +8,9 @@
 // aligned to it, and a second write to a double-word fails even when it only clears bits (or
 // writes all ones: programming 0xFF..FF still consumes the word).
 
-import * as fs from "node:fs";
 import type { FlashGeometry, FlashPartition, Sector } from "../../src/ports.ts";
 import { Rng } from "../rng.ts";
+import { FileStore, MemoryStore, type FlashStore } from "./flash-store.ts";
 
 export type CutMode = "before" | "torn-write" | "torn-erase";
 export const CUT_MODES: readonly CutMode[] = ["before", "torn-write", "torn-erase"];
@@ -62,7 +62,6 @@ export interface FlashOp {
 
 export class NorFlash {
   readonly geometry: ChipGeometry;
-  readonly bytes: Uint8Array;
   /** Totals since the board was opened; they carry over power cycles. */
   counters: FlashCounters = { reads: 0, writes: 0, erases: 0, bytesWritten: 0 };
   /** Write and erase operations so far (reads are not cut points); carries over power cycles. */
@@ -73,57 +72,61 @@ export class NorFlash {
   private dead = false;
   /** ECC mode: one byte per word, 1 when the word was programmed since its last erase. */
   private programmed: Uint8Array | undefined;
-  private fd: number | undefined;
+  private store: FlashStore;
+  /** False once a power cycle handed the store to the next chip object (close() leaves it open). */
+  private ownsStore = true;
   onOp: ((op: FlashOp, index: number) => void) | undefined;
 
-  constructor(geometry: ChipGeometry, bytes?: Uint8Array) {
+  /** `bytes` (default: erased) become the chip's cells, shared, not copied. A store is how a
+   * file-backed chip is made (openFile) and handed over a power cycle, with its ECC state. */
+  constructor(geometry: ChipGeometry, bytes?: Uint8Array | FlashStore, programmed?: Uint8Array) {
     this.geometry = geometry;
-    this.bytes = bytes ?? new Uint8Array(geometry.size).fill(geometry.erasedValue);
-    if (this.bytes.length !== geometry.size) {
-      throw new Error(`flash image is ${this.bytes.length} bytes, the board has ${geometry.size}`);
+    this.store = bytes === undefined || bytes instanceof Uint8Array
+      ? new MemoryStore(bytes ?? new Uint8Array(geometry.size).fill(geometry.erasedValue))
+      : bytes;
+    if (this.store.size !== geometry.size) {
+      throw new Error(`flash image is ${this.store.size} bytes, the board has ${geometry.size}`);
     }
     const w = geometry.eccWordSize;
     if (w !== undefined) {
       if (geometry.writeAlign % w !== 0) throw new Error(`ECC word of ${w} bytes needs a write alignment that is a multiple of it`);
-      // A chip opened from bytes (a file) counts every word that does not read erased as programmed.
-      this.programmed = new Uint8Array(Math.ceil(geometry.size / w));
-      for (let i = 0; i < this.programmed.length; i++) {
-        for (let k = i * w; k < (i + 1) * w; k++) if (this.bytes[k] !== geometry.erasedValue) this.programmed[i] = 1;
-      }
+      this.programmed = programmed ?? this.scanProgrammed(w);
     }
   }
 
-  /** Opens (or creates, erased) a flash image file; every operation is written through. */
+  /** Opens (or creates, erased) a flash image file. Every operation reads and writes the file at
+   * its offset; no copy of the chip is kept in memory. */
   static openFile(path: string, geometry: ChipGeometry): NorFlash {
-    let bytes: Uint8Array;
-    if (fs.existsSync(path)) {
-      bytes = new Uint8Array(fs.readFileSync(path));
-    } else {
-      bytes = new Uint8Array(geometry.size).fill(geometry.erasedValue);
-      fs.writeFileSync(path, bytes);
-    }
-    const flash = new NorFlash(geometry, bytes);
-    flash.fd = fs.openSync(path, "r+");
-    return flash;
+    return new NorFlash(geometry, FileStore.open(path, geometry.size, geometry.erasedValue));
+  }
+
+  /** The cells of an in-memory chip, live (tests edit them directly). A file-backed chip has
+   * none: use read() or snapshot(). */
+  get bytes(): Uint8Array {
+    if (this.store instanceof MemoryStore) return this.store.bytes;
+    throw new Error(`the flash is backed by the file ${(this.store as FileStore).path}: it has no bytes in memory (use read() or snapshot())`);
+  }
+
+  /** A copy of the whole chip, whatever its power state; not counted as a read. */
+  snapshot(): Uint8Array {
+    return this.store.read(0, this.geometry.size);
   }
 
   close(): void {
-    if (this.fd !== undefined) fs.closeSync(this.fd);
-    this.fd = undefined;
+    if (this.ownsStore) this.store.close();
   }
 
-  /** A new chip object on the same bytes, as after a power cycle. Counters, the operation index
+  /** A new chip object on the same cells, as after a power cycle. Counters, the operation index
    * and the cuts not yet fired carry over. */
   powerCycle(): NorFlash {
-    const next = new NorFlash(this.geometry, this.bytes);
-    next.fd = this.fd;
+    const next = new NorFlash(this.geometry, this.store, this.programmed);
     next.counters = this.counters;
     next.ops = this.ops;
     next.sectorErases = this.sectorErases;
     next.cuts = this.cuts;
     next.onOp = this.onOp;
-    next.programmed = this.programmed;
-    this.fd = undefined;
+    next.ownsStore = this.ownsStore;
+    this.ownsStore = false;
     this.dead = true;
     return next;
   }
@@ -153,7 +156,7 @@ export class NorFlash {
     this.alive();
     this.bounds(address, length);
     this.counters.reads++;
-    return this.bytes.slice(address, address + length);
+    return this.store.read(address, length);
   }
 
   write(address: number, data: Uint8Array): void {
@@ -163,8 +166,9 @@ export class NorFlash {
     if (address % a !== 0 || data.length % a !== 0) {
       throw new FlashRuleError(`misaligned write of ${data.length} bytes at 0x${address.toString(16)} (alignment ${a})`);
     }
+    const cells = this.store.read(address, data.length);
     for (let i = 0; i < data.length; i++) {
-      const old = this.bytes[address + i];
+      const old = cells[i];
       if ((data[i] & ~old) & 0xff) {
         throw new FlashRuleError(
           `write at 0x${(address + i).toString(16)} sets bits 0->1 (0x${old.toString(16)} -> 0x${data[i].toString(16)}): erase first`,
@@ -180,7 +184,7 @@ export class NorFlash {
       }
     }
     this.beginOp({ kind: "write", address, length: data.length }, data);
-    this.program(address, data, data.length);
+    this.program(address, data, data.length, cells);
     this.counters.writes++;
     this.counters.bytesWritten += data.length;
   }
@@ -196,9 +200,8 @@ export class NorFlash {
     for (let s = address; s < end; s += this.sectorAt(s).size) {
       const sector = this.sectorAt(s);
       this.beginOp({ kind: "erase", address: s, length: sector.size });
-      this.bytes.fill(this.geometry.erasedValue, s, s + sector.size);
+      this.store.fill(s, sector.size, this.geometry.erasedValue);
       this.markEcc(s, sector.size, 0);
-      this.persist(s, sector.size);
       this.counters.erases++;
       this.sectorErases.set(s, (this.sectorErases.get(s) ?? 0) + 1);
     }
@@ -263,29 +266,47 @@ export class NorFlash {
     const prefix = rng.int(op.length);
     this.program(op.address, data, prefix);
     const at = op.address + prefix;
-    const toClear = this.bytes[at] & ~data[prefix] & 0xff;
-    this.bytes[at] &= ~(toClear & rng.int(256)) & 0xff;
+    const cell = this.store.read(at, 1);
+    const toClear = cell[0] & ~data[prefix] & 0xff;
+    cell[0] &= ~(toClear & rng.int(256)) & 0xff;
+    this.store.write(at, cell);
     this.markEcc(at, 1, 1); // a torn program still consumed its ECC word
-    this.persist(at, 1);
   }
 
   private tearErase(op: FlashOp, rng: Rng): void {
     if (rng.int(2) === 0) {
       const n = rng.int(op.length);
-      this.bytes.fill(this.geometry.erasedValue, op.address, op.address + n);
+      if (n > 0) this.store.fill(op.address, n, this.geometry.erasedValue);
       const w = this.geometry.eccWordSize ?? 1;
       this.markEcc(op.address, n - (n % w), 0);
     } else {
-      for (let i = 0; i < op.length; i++) this.bytes[op.address + i] = rng.int(256);
+      const noise = new Uint8Array(op.length);
+      for (let i = 0; i < op.length; i++) noise[i] = rng.int(256);
+      this.store.write(op.address, noise);
       this.markEcc(op.address, op.length, 1); // unknown cells: not programmable until erased
     }
-    this.persist(op.address, op.length);
   }
 
-  private program(address: number, data: Uint8Array, count: number): void {
-    for (let i = 0; i < count; i++) this.bytes[address + i] &= data[i];
+  /** Programs the first `count` bytes of `data` (bits only cleared); `cells` are the current
+   * contents when the caller already read them. */
+  private program(address: number, data: Uint8Array, count: number, cells?: Uint8Array): void {
+    if (count <= 0) return;
+    const next = cells ? cells.subarray(0, count) : this.store.read(address, count);
+    for (let i = 0; i < count; i++) next[i] &= data[i];
+    this.store.write(address, next);
     this.markEcc(address, count, 1);
-    this.persist(address, count);
+  }
+
+  /** ECC mode, a chip opened on existing cells: every word that does not read erased counts as
+   * programmed. */
+  private scanProgrammed(w: number): Uint8Array {
+    const programmed = new Uint8Array(Math.ceil(this.geometry.size / w));
+    const step = w * 8192;
+    for (let base = 0; base < this.geometry.size; base += step) {
+      const cells = this.store.read(base, Math.min(step, this.geometry.size - base));
+      for (let k = 0; k < cells.length; k++) if (cells[k] !== this.geometry.erasedValue) programmed[(base + k) / w | 0] = 1;
+    }
+    return programmed;
   }
 
   /** ECC mode: marks the words touching [address, address + length) programmed (1) or erased (0).
@@ -294,9 +315,5 @@ export class NorFlash {
     const w = this.geometry.eccWordSize;
     if (w === undefined || !this.programmed || length <= 0) return;
     for (let i = Math.floor(address / w); i < Math.ceil((address + length) / w); i++) this.programmed[i] = value;
-  }
-
-  private persist(address: number, length: number): void {
-    if (this.fd !== undefined && length > 0) fs.writeSync(this.fd, this.bytes, address, length, address);
   }
 }

@@ -126,7 +126,7 @@ export class QemuBoardEngine {
   /** One power-on: the flash file gets the board's bytes, QEMU boots the firmware with `args`. */
   powerOn(args: RuntimeArgs): Promise<QemuRunResult> {
     const board = this.board;
-    const flashBytes = board.flash.bytes;
+    const flashBytes = board.flash.snapshot();
     this.writeFlashFile(flashBytes);
     const staging = Math.ceil(flashBytes.byteLength / 0x10000) * 0x10000;
     const mailbox = staging + STAGING_SIZE;
@@ -171,7 +171,7 @@ export class QemuBoardEngine {
             if (halted || cut) finish({ outcome: "halted", reason: cut ? `power cut at flash operation ${board.flash.ops}` : "power lost" });
             else finish({ outcome: "error", error: { name: "Error", message: `QEMU exited (${signal ?? code}) without a result${stderr ? `: ${stderr.trim()}` : ""}` } });
           }
-          if (!cut) this.checkFlashFile(flashBytes, result!);
+          if (!cut) this.checkFlashFile(board.flash.snapshot(), result!);
           this.current = undefined;
           resolve({ ...result!, stats });
         },

@@ -8,6 +8,7 @@ import { InvalidArgumentError, type Command } from "commander";
 import { parseSize } from "../image-builder.ts";
 import { runFleet } from "./fleet.ts";
 import { attachDevices } from "./sim-attach.ts";
+import { FAULT_MIXES, FLEET_STRATEGY, type FaultMix } from "./fleet-faults.ts";
 import { OtaServer } from "./service.ts";
 
 export const DEFAULT_PORT = 8383;
@@ -156,18 +157,37 @@ export function registerServerCommands(cli: Command): void {
     });
 
   const sim = cli.commands.find((c) => c.name() === "sim") ?? cli.command("sim");
-  sim.command("fleet").description("N simulated boards update from one server through the broker (staged rollout)")
+  sim.command("fleet").description("N simulated boards, each with its own flash file and faults, update from one server through the broker (staged rollout)")
     .option("--devices <n>", "number of boards", int, 100)
     .option("--dialect <d>", "alibaba, quec, http, or mix", "mix")
-    .option("--faults <f>", "none or mix (drops, power losses, low battery)", "mix")
+    .option("--faults <f>", "none or mix (drops, reboots, power cuts, low battery, low signal: see below)", "mix")
+    .option("--seed <n>", "seed of the fault mix", int, 1)
     .option("--wave-percent <pct>", "staged rollout wave size", num, 25)
     .option("--size <size>", "image size", "64KiB")
+    .option("--data <dir>", "folder for the boards' flash files (flash/<device>.bin) and the server's database; absent or empty; kept")
+    .option("--keep", "keep the temporary folder used without --data (its path is in the report)")
     .option("--json", "print one JSON object")
-    .action(async (o: { devices: number; dialect: string; faults: string; wavePercent: number; size: string; json?: boolean }) => {
+    .addHelpText("after", `
+Fault mix: each board draws each fault on its own from --seed and its index:
+  drops        the connection closes right after a random image byte
+  reboots      a clean restart (as if the watchdog fired) after a random image byte is written; flash intact
+  power cuts   power lost inside a flash write or erase (torn, or just before it), during the download
+               or during the boot-flag (otadata) write; the board powers on again and must recover
+  low battery  ${FLEET_STRATEGY.minBattery - 10}% under the plan's ${FLEET_STRATEGY.minBattery}% minimum: refused, counted as rejected
+  low signal   ${FLEET_STRATEGY.minSignal - 10} dBm under the plan's ${FLEET_STRATEGY.minSignal} dBm minimum: refused, counted as rejected
+The report: devices, succeeded, failed, rejected, seconds, bytesServed, peakConcurrent, p50Seconds,
+p99Seconds, devicesPerMinute, waves, faults {drops, reboots, powerCuts, lowBattery, lowSignal}
+(faults that fired, boards that read low). Exit code 1 unless every board not refused ends on the target.`)
+    .action(async (o: { devices: number; dialect: string; faults: string; seed: number; wavePercent: number; size: string; data?: string; keep?: boolean; json?: boolean }) => {
       if (!["alibaba", "quec", "http", "mix"].includes(o.dialect)) throw new Error(`--dialect must be alibaba, quec, http or mix`);
-      if (!["none", "mix"].includes(o.faults)) throw new Error(`--faults must be none or mix`);
-      const r = await runFleet({ devices: o.devices, dialect: o.dialect as "mix", faults: o.faults as "mix", wavePercent: o.wavePercent, imageSize: parseSize(o.size), progress: o.json ? undefined : (l) => console.error(l) });
-      console.log(o.json ? JSON.stringify(r) : Object.entries(r).map(([k, v]) => `${k}: ${v}`).join("\n"));
+      if (!FAULT_MIXES.includes(o.faults as FaultMix)) throw new Error(`--faults must be ${FAULT_MIXES.join(" or ")}`);
+      if (o.devices < 1) throw new Error(`--devices must be at least 1`);
+      const r = await runFleet({
+        devices: o.devices, dialect: o.dialect as "mix", faults: o.faults as FaultMix, seed: o.seed, wavePercent: o.wavePercent,
+        imageSize: parseSize(o.size), data: o.data === undefined ? undefined : path.resolve(o.data), keep: o.keep,
+        progress: o.json ? undefined : (l) => console.error(l),
+      });
+      console.log(o.json ? JSON.stringify(r) : Object.entries(r).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("\n"));
       if (r.succeeded + r.rejected < r.devices) process.exitCode = 1;
     });
 

@@ -492,9 +492,14 @@ export class Rollout {
     const admittedTotal = (this.store.db.prepare("SELECT count(*) AS n FROM device_plans WHERE plan_id = ?").get(planId) as { n: number }).n;
     const full = admittedTotal >= waveCapacity(spec, p.wave, targeted);
     const settled = rows.every((r) => r.state === "success" || r.state === "rejected" || (r.state === "failed" && r.attempts > spec.strategy.retries));
-    if (full && settled && rows.length > 0 && waveCapacity(spec, p.wave, targeted) < targeted) {
-      this.store.db.prepare("UPDATE plans SET wave = wave + 1, updated_at = ? WHERE id = ?").run(this.now(), planId);
-      this.event({ kind: "wave", planId, product: spec.product, detail: { wave: p.wave + 1 } });
+    const cap = waveCapacity(spec, p.wave, targeted);
+    if (full && settled && rows.length > 0 && cap < targeted) {
+      // On a small fleet a wave can round to no new device (2 devices, 25%: 1, 1, 2, 2): the
+      // next wave is the first that admits one, else nothing would ever settle it.
+      let next = p.wave + 1;
+      while (waveCapacity(spec, next, targeted) === cap) next++;
+      this.store.db.prepare("UPDATE plans SET wave = ?, updated_at = ? WHERE id = ?").run(next, this.now(), planId);
+      this.event({ kind: "wave", planId, product: spec.product, detail: { wave: next } });
       this.event({ kind: "kick", planId, product: spec.product, detail: {} }, false);
     }
   }

@@ -2,8 +2,9 @@
 // the Agent on the node engine, talking to the server through one dialect of src/protocol/
 // (alibaba: Alibaba-style topics, quec: QuecThing-style plans, http: manifest polling). Every
 // power-on opens a new connection and reports the running version; the device stays online
-// until told to stop, so later waves and retries reach it. Faults: connection drops at image
-// bytes, power loss after N received bytes, a battery or signal below the plan's strategy.
+// until told to stop, so later waves and retries reach it. Faults (fleet-faults.ts): connection
+// drops at image bytes, clean restarts mid-download, power cuts inside a flash operation, a
+// battery or signal below the plan's strategy.
 
 import { Agent } from "../../src/agent/agent.ts";
 import type { BootReport, Progress, UpdateResult } from "../../src/agent/types.ts";
@@ -20,6 +21,7 @@ import { NodeClock } from "../node-clock.ts";
 import { nodeHttp } from "../node-http.ts";
 import { PowerCut } from "../flash/nor-flash.ts";
 import { NoBootableImage } from "../bootloader/esp-idf.ts";
+import { armPowerCut, type PowerCutFault } from "./fleet-faults.ts";
 import type { Dialect } from "./rollout.ts";
 
 export interface SimDeviceOptions {
@@ -40,7 +42,10 @@ export interface SimDeviceOptions {
   manualAcceptMs?: number;
   manual?: boolean;
   dropAt?: number[];
-  rebootAt?: number[];
+  /** Image bytes written after which the board restarts (watchdog; flash intact), ascending. */
+  restartAt?: number[];
+  /** Power lost inside a flash operation (fleet-faults.ts). */
+  powerCut?: PowerCutFault;
   /** HTTP dialect: poll interval (default 100 ms). */
   pollMs?: number;
   seed?: number;
@@ -52,7 +57,10 @@ export interface SimDeviceReport {
   boots: number;
   updates: number;
   failures: number;
-  powerLosses: number;
+  /** Faults that fired: connections closed, restarts, power cuts. */
+  drops: number;
+  reboots: number;
+  powerCuts: number;
   bytesReceived: number;
   /** ms from start() to the first boot on a newer version. */
   msToNewVersion?: number;
@@ -70,8 +78,12 @@ export class SimDevice {
   boots = 0;
   updates = 0;
   failures = 0;
-  powerLosses = 0;
+  reboots = 0;
+  powerCuts = 0;
   private stopped = false;
+  private restartAt: number[];
+  /** Ends the current power-on (restart, power cut, stop). */
+  private halt: ((why: string) => void) | undefined;
   private wake: (() => void) | undefined;
   private t0 = 0;
   private msToNew: number | undefined;
@@ -83,14 +95,27 @@ export class SimDevice {
     const prof = o.profile ?? boardProfile("esp32-4mb");
     this.board = SimBoard.create(prof, buildTestImage({ version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 16 * 1024 }), o.flash);
     this.board.readings = { battery: o.battery ?? 90, rssi: o.rssi ?? -60 };
-    this.meter.rebootAt = [...(o.rebootAt ?? [])];
     this.meter.dropAt = [...(o.dropAt ?? [])];
+    this.restartAt = [...(o.restartAt ?? [])];
+    const cut = o.powerCut;
+    if (cut) {
+      armPowerCut(this.board, cut, () => {
+        this.powerCuts++;
+        // The operation throws PowerCut right after this; whoever catches it, this power-on ends.
+        const halt = this.halt;
+        setImmediate(() => halt?.("cut"));
+      });
+    }
+  }
+
+  get drops(): number {
+    return (this.o.dropAt?.length ?? 0) - this.meter.dropAt.length;
   }
 
   report(): SimDeviceReport {
     return {
       name: this.o.name, version: this.version, boots: this.boots, updates: this.updates, failures: this.failures,
-      powerLosses: this.powerLosses, bytesReceived: this.meter.received, msToNewVersion: this.msToNew,
+      drops: this.drops, reboots: this.reboots, powerCuts: this.powerCuts, bytesReceived: this.meter.received, msToNewVersion: this.msToNew,
     };
   }
 
@@ -113,20 +138,32 @@ export class SimDevice {
     this.boots++;
     const clock = new NodeClock((this.o.seed ?? 1) * 1000 + this.boots);
     this.meter.revive();
-    let end!: (why: string) => void;
-    this.done = new Promise<string>((resolve) => (end = resolve));
-    this.wake = () => end("stop");
-    this.meter.onPowerLoss = () => {
-      this.powerLosses++;
-      this.board.flash.powerOff();
-      end("lost");
+    // Cleared when this power-on ends: its program (a session still closing) sends nothing more.
+    const power = { on: true };
+    let resolveDone!: (why: string) => void;
+    this.done = new Promise<string>((resolve) => (resolveDone = resolve));
+    const end = (why: string) => {
+      power.on = false;
+      resolveDone(why);
     };
+    this.halt = end;
+    this.wake = () => end("stop");
     let session: Session | undefined;
+    const progress = (p: Progress) => {
+      if (!power.on) return;
+      session?.progress(p);
+      if (p.phase === "download" && this.restartAt.length > 0 && p.bytes >= this.restartAt[0]) {
+        this.restartAt.shift();
+        this.reboots++;
+        this.meter.halt();
+        end("restart");
+      }
+    };
     try {
       const boot = this.board.boot();
       const agent = new Agent({
         platform: this.board.platform(this.meter.wrap(nodeHttp), clock),
-        onProgress: (p) => session?.progress(p),
+        onProgress: progress,
         download: { stallMs: 5000, backoffMs: 20, backoffMaxMs: 200 },
       });
       void boot;
@@ -140,7 +177,7 @@ export class SimDevice {
         if (!u.ok) this.failures++;
         if (this.board.restartRequested) end("restart");
       };
-      session = await this.open(r, agent, clock, onResult);
+      session = await this.open(r, agent, clock, onResult, power);
       if (this.stopped) end("stop");
       const why = await this.done;
       return why;
@@ -158,19 +195,19 @@ export class SimDevice {
     return { batteryPercent: this.board.readings.battery, rssi: this.board.readings.rssi, freeSpace: agent.target().size };
   }
 
-  private async mqtt(): Promise<NodeMqttPort> {
+  private async mqtt(power: { on: boolean }): Promise<NodeMqttPort> {
     const m = await connectMqtt(this.o.brokerUrl, `dev-${this.o.product}-${this.o.name}-${this.boots}-${process.pid}`);
-    // A board without power sends nothing.
-    return { ...m, publish: (t, p) => (this.board.flash.isDead ? undefined : m.publish(t, p)) };
+    // A board without power, or restarting, sends nothing.
+    return { ...m, publish: (t, p) => (!power.on || this.board.flash.isDead ? undefined : m.publish(t, p)) };
   }
 
-  private async open(report: BootReport, agent: Agent, clock: NodeClock, onResult: (r: UpdateResult) => void): Promise<Session> {
+  private async open(report: BootReport, agent: Agent, clock: NodeClock, onResult: (r: UpdateResult) => void, power: { on: boolean }): Promise<Session> {
     const { product: pk, name: dn } = this.o;
     const progress = { minIntervalMs: 50, minStep: 10 };
     // Multi-component plans: data partitions of the board (HTTP components, Alibaba modules, QuecThing component plans).
     const multi = new MultiComponentUpdater({ platform: this.board.platform(this.meter.wrap(nodeHttp), clock), agent, download: { stallMs: 5000, backoffMs: 20, backoffMaxMs: 200 } });
     if (this.o.dialect === "alibaba") {
-      const mqtt = await this.mqtt();
+      const mqtt = await this.mqtt(power);
       // The device's policy: the plan's thresholds travel in extData; the readings are the board's.
       const client = new AlibabaOtaClient({
         mqtt, clock, productKey: pk, deviceName: dn, version: () => report.version, progress,
@@ -181,7 +218,7 @@ export class SimDevice {
       return { progress: (p) => client.progress(p), close: async () => (await mqtt.settled().catch(() => undefined), await mqtt.close()) };
     }
     if (this.o.dialect === "quec") {
-      const mqtt = await this.mqtt();
+      const mqtt = await this.mqtt(power);
       const topics = quecTopics(pk, dn);
       const manual = this.o.manual === true;
       const client: QuecPlanClient = new QuecPlanClient({
@@ -213,7 +250,7 @@ export class SimDevice {
       readings: () => this.readings(agent), update: (offer) => agent.update(offer),
       multi,
       pollMs: this.o.pollMs ?? 100, backoffMs: 50, backoffMaxMs: 500, timeoutMs: 5000, progress,
-      canSend: () => !this.board.flash.isDead, onResult,
+      canSend: () => power.on && !this.board.flash.isDead, onResult,
     });
     device.start();
     return {
@@ -221,7 +258,7 @@ export class SimDevice {
       close: async () => {
         device.stop();
         // A board that lost power sends nothing more; its clock (the reporter's timeouts) stopped.
-        if (!this.board.flash.isDead) await Promise.race([device.idle(), new Promise((r) => setTimeout(r, 2000))]);
+        if (power.on && !this.board.flash.isDead) await Promise.race([device.idle(), new Promise((r) => setTimeout(r, 2000))]);
       },
     };
   }
