@@ -6,14 +6,17 @@
 import { buildTestImage } from "../image-builder.ts";
 import type { Dialect } from "./rollout.ts";
 import { OtaServer } from "./service.ts";
-import { SimDevice } from "./sim-device.ts";
+import { createFleetDevice, fleetDialect, xsFleetStats, type FleetDevice, type FleetEngine, type XsFleetStats } from "./fleet-device.ts";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
 export interface FleetOptions {
   devices: number;
+  /** Default mix on engine node, http on engine xs (its only dialect). */
   dialect?: Dialect | "mix";
+  /** Where each board's runtime and protocol client run (default node; fleet-device.ts). */
+  engine?: FleetEngine;
   faults?: "none" | "mix";
   wavePercent?: number;
   errorThresholdPercent?: number;
@@ -37,6 +40,8 @@ export interface FleetReport {
   p99Seconds: number;
   devicesPerMinute: number;
   waves: number;
+  /** Engine xs: what the XS workers did and used. */
+  xs?: XsFleetStats;
 }
 
 const DIALECTS: Dialect[] = ["alibaba", "quec", "http"];
@@ -47,9 +52,11 @@ function percentile(sorted: number[], p: number): number {
 }
 
 export async function runFleet(o: FleetOptions): Promise<FleetReport> {
+  const engine = o.engine ?? "node";
+  const fleetDialectChoice = fleetDialect(engine, o.dialect);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "xs-ota-fleet-"));
   const server = await OtaServer.start({ dataDir });
-  const devices: SimDevice[] = [];
+  const devices: FleetDevice[] = [];
   const t0 = performance.now();
   try {
     const size = o.imageSize ?? 64 * 1024;
@@ -64,9 +71,9 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
       rollout: { wavePercent: o.wavePercent ?? 25, errorThresholdPercent: o.errorThresholdPercent ?? 50 },
     });
     for (let i = 0; i < o.devices; i++) {
-      const dialect = o.dialect === undefined || o.dialect === "mix" ? DIALECTS[i % 3] : o.dialect;
+      const dialect = fleetDialectChoice === "mix" ? DIALECTS[i % 3] : fleetDialectChoice;
       const f = faults === "mix" ? i % 20 : -1;
-      devices.push(new SimDevice({
+      devices.push(createFleetDevice(engine, {
         product: "fleet", name: `dev${String(i).padStart(4, "0")}`, dialect, serverBase: server.base, brokerUrl: server.broker.url,
         battery: f === 11 ? 10 : 90,
         dropAt: f === 3 || f === 13 ? [Math.floor(size / 3) + i] : undefined,
@@ -121,6 +128,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
       p99Seconds: Math.round(percentile(times, 99) * 1000) / 1000,
       devicesPerMinute: Math.round((s.counts.success / seconds) * 60 * 10) / 10,
       waves: s.wave,
+      ...(engine === "xs" ? { xs: xsFleetStats(devices) } : {}),
     };
   } finally {
     for (const d of devices) d.stop();

@@ -315,6 +315,8 @@ export class XsEngine {
   private stats: XsRunStats = emptyStats();
   private wake: (() => void) | undefined;
   private running = false;
+  /** powerOff() reason, until a run has ended on it. */
+  private offReason: string | undefined;
 
   constructor(options: XsEngineOptions) {
     this.opts = options;
@@ -415,6 +417,13 @@ export class XsEngine {
     this.queue.push({ kind: EV.START, payload: utf8(JSON.stringify(args ?? null)) });
     try {
       while (!this.stop) {
+        if (this.offReason !== undefined) {
+          this.stop = { outcome: "halted", reason: this.offReason };
+          this.offReason = undefined;
+          this.abortRequests();
+          void worker.kill();
+          break;
+        }
         const event = this.takeEvent();
         if (!event) {
           if (performance.now() > deadline) {
@@ -477,6 +486,14 @@ export class XsEngine {
    * then the worker is killed and the run ends "halted" with `reason`. */
   haltAfterQueued(reason: string): void {
     this.push({ kind: -1, halt: reason });
+  }
+
+  /** Turns the board off from outside: the run ends "halted" with `reason` as soon as the
+   * delivery in progress returns; events still queued are dropped (the worker is killed). Called
+   * between runs (or during a reboot), the next run() ends so before its first delivery. */
+  powerOff(reason: string): void {
+    this.offReason = reason;
+    this.wake?.();
   }
 
   async close(): Promise<void> {

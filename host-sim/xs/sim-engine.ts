@@ -5,7 +5,7 @@
 // next power-on boots a new worker on the same flash.
 
 import { boardServices, type BoardHttp, type ServedBoard } from "./board-services.ts";
-import { startXsEngine, type XsEngine, type XsRunResult } from "./host.ts";
+import { startXsEngine, type XsEngine, type XsEngineOptions, type XsRunResult } from "./host.ts";
 import { xsRuntimeBundle } from "./runtime-bundle.ts";
 import { parseRuntimeEvent, type RuntimeArgs, type RuntimeEvent } from "./runtime-protocol.ts";
 
@@ -17,7 +17,13 @@ export class XsBoardEngine {
 
   private constructor(private readonly log: (line: string) => void) {}
 
-  static async start(board: ServedBoard, http: BoardHttp, log: (line: string) => void = () => undefined): Promise<XsBoardEngine> {
+  /** `options`: the run's clock and limits (a fleet board runs on the real clock until stopped). */
+  static async start(
+    board: ServedBoard,
+    http: BoardHttp,
+    log: (line: string) => void = () => undefined,
+    options: Pick<XsEngineOptions, "clock" | "runTimeoutMs" | "name"> = {},
+  ): Promise<XsBoardEngine> {
     const self = new XsBoardEngine(log);
     self.engine = await startXsEngine({
       bundleCode: await xsRuntimeBundle(),
@@ -25,6 +31,7 @@ export class XsBoardEngine {
       name: "xs-ota-sim",
       bootFrom: "snapshot",
       onTrace: (text) => self.trace(text),
+      ...options,
     });
     return self;
   }
@@ -39,6 +46,11 @@ export class XsBoardEngine {
   /** The power is lost: the events already queued reach XS, then the worker stops ("halted"). */
   haltAfterQueued(reason: string): void {
     this.engine.haltAfterQueued(reason);
+  }
+
+  /** The board is turned off: the run ends "halted" once the current delivery returns. */
+  powerOff(reason: string): void {
+    this.engine.powerOff(reason);
   }
 
   /** The XS engine (measurements). */

@@ -1,0 +1,199 @@
+// A simulated fleet board whose runtime AND protocol client run in the real XS engine
+// (`xs-ota sim fleet --engine xs`), as examples/esp32 runs on an ESP32: every power-on is the
+// bootloader here, then a fresh xsnap worker (started from the boot snapshot) running the
+// runtime bundle in device mode (host-sim/xs/runtime-device.ts): agent.boot(), then HttpDevice
+// polling the server through the http and timer shims on the real clock, until the runtime
+// restarts (System.restart kills the worker), the power is lost, or stop().
+// Same public surface as SimDevice (fleet.ts builds either, fleet-device.ts). HTTP dialect only.
+// Faults: connection drops and power losses through the same HttpMeter as SimDevice (a loss
+// halts the worker once the chunk already handed over was delivered, as in sim-update's xs
+// engine); battery and RSSI are the board's readings (the runtime's args and the net shim).
+
+import { readFileSync } from "node:fs";
+import { profile as boardProfile } from "../boards/profiles.ts";
+import { SimBoard } from "../board.ts";
+import { NoBootableImage } from "../bootloader/esp-idf.ts";
+import { PowerCut } from "../flash/nor-flash.ts";
+import { HttpMeter } from "../http-meter.ts";
+import { buildTestImage } from "../image-builder.ts";
+import { nodeHttp } from "../node-http.ts";
+import type { XsRunResult } from "../xs/host.ts";
+import type { RuntimeArgs, RuntimeEvent } from "../xs/runtime-protocol.ts";
+import { XsBoardEngine } from "../xs/sim-engine.ts";
+import type { SimDeviceOptions, SimDeviceReport } from "./sim-device.ts";
+
+/** A powered board can run for as long as the fleet does. */
+const RUN_TIMEOUT_MS = 24 * 3600_000;
+const RSS_SAMPLE_MS = 500;
+
+/** What the XS engine did for one board, over all its power-ons. */
+export interface XsDeviceStats {
+  /** Worker runs (power-ons that reached the runtime). */
+  runs: number;
+  /** XS meter (runtime JS only, the shims excluded) summed over the runs. */
+  compute: number;
+  deliveries: number;
+  /** Largest XS machine allocation seen (bytes). */
+  maxAllocate: number;
+  /** Largest resident set of the board's xsnap-worker sampled while it ran (KiB; 0 where /proc
+   * is missing). */
+  peakRssKiB: number;
+  /** Runs that ended with an engine or runtime error (each followed by a power cycle). */
+  errors: number;
+  lastError?: string;
+}
+
+export interface XsSimDeviceReport extends SimDeviceReport {
+  xs: XsDeviceStats;
+}
+
+type PowerOnEnd = "restart" | "lost" | "stop" | "done" | "bricked" | "error";
+
+export class XsSimDevice {
+  readonly board: SimBoard;
+  readonly meter = new HttpMeter();
+  version = "";
+  boots = 0;
+  updates = 0;
+  failures = 0;
+  powerLosses = 0;
+  readonly xs: XsDeviceStats = { runs: 0, compute: 0, deliveries: 0, maxAllocate: 0, peakRssKiB: 0, errors: 0 };
+  private stopped = false;
+  private engine: XsBoardEngine | undefined;
+  private t0 = 0;
+  private msToNew: number | undefined;
+  private startVersion = "";
+  /** Resolves stop()'s wait for a board that sits idle (main() settled). */
+  private wake: (() => void) | undefined;
+
+  constructor(readonly o: SimDeviceOptions) {
+    if (o.dialect !== "http") throw new Error(`engine xs runs the http dialect only (device ${o.name} asks for ${o.dialect})`);
+    const prof = boardProfile("esp32-4mb");
+    this.board = SimBoard.create(prof, buildTestImage({ version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 16 * 1024 }), o.flash);
+    this.board.readings = { battery: o.battery ?? 90, rssi: o.rssi ?? -60 };
+    this.meter.rebootAt = [...(o.rebootAt ?? [])];
+    this.meter.dropAt = [...(o.dropAt ?? [])];
+  }
+
+  report(): XsSimDeviceReport {
+    return {
+      name: this.o.name, version: this.version, boots: this.boots, updates: this.updates, failures: this.failures,
+      powerLosses: this.powerLosses, bytesReceived: this.meter.received, msToNewVersion: this.msToNew, xs: { ...this.xs },
+    };
+  }
+
+  /** Runs power-ons until stop(). */
+  async run(): Promise<void> {
+    this.t0 = performance.now();
+    const engine = await XsBoardEngine.start(this.board, { network: nodeHttp, wrap: (port) => this.meter.wrap(port) }, () => undefined, {
+      clock: "real",
+      runTimeoutMs: RUN_TIMEOUT_MS,
+      name: `xs-ota-${this.o.name}`,
+    });
+    this.engine = engine;
+    try {
+      while (!this.stopped && this.boots < 100) {
+        const why = await this.powerOn(engine);
+        if (why === "bricked") break;
+        if (why === "done") await new Promise<void>((resolve) => (this.stopped ? resolve() : (this.wake = resolve)));
+        this.board.powerCycle();
+      }
+    } finally {
+      this.engine = undefined;
+      await engine.close();
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.engine?.powerOff("stopped");
+    this.wake?.();
+  }
+
+  private async powerOn(engine: XsBoardEngine): Promise<PowerOnEnd> {
+    this.boots++;
+    this.meter.revive();
+    let slot: string;
+    try {
+      slot = this.board.boot().slot;
+    } catch (e) {
+      if (e instanceof NoBootableImage) return "bricked";
+      if (e instanceof PowerCut || this.board.flash.isDead) return "lost";
+      throw e;
+    }
+    this.meter.onPowerLoss = () => {
+      this.powerLosses++;
+      // The chunk handed over before the loss is still delivered; then the worker stops.
+      engine.haltAfterQueued("power lost");
+    };
+    engine.onEvent = (e) => this.onEvent(e);
+    const sampler = setInterval(() => this.sampleRss(engine), RSS_SAMPLE_MS);
+    let r: XsRunResult;
+    try {
+      r = await engine.powerOn(this.args(slot));
+    } finally {
+      clearInterval(sampler);
+    }
+    this.xs.runs++;
+    this.xs.compute += r.stats.compute;
+    this.xs.deliveries += r.stats.deliveries;
+    this.xs.maxAllocate = Math.max(this.xs.maxAllocate, r.stats.maxAllocate);
+    switch (r.outcome) {
+      case "restart":
+        return "restart";
+      case "halted":
+        return r.reason === "power lost" ? "lost" : "stop";
+      case "done":
+        return "done";
+      case "error":
+        // A watchdog would reset the board: power-cycle it, and count the error for the report.
+        this.xs.errors++;
+        this.xs.lastError = `${r.error?.name}: ${r.error?.message}`;
+        return "error";
+    }
+  }
+
+  private args(slot: string): RuntimeArgs {
+    const b = this.board;
+    return {
+      layout: b.entries.map((e) => ({ label: e.label, type: e.type, subtype: e.subtype, address: e.address, size: e.size })),
+      runningSlot: slot,
+      chip: b.chip(),
+      offer: null,
+      battery: b.readings.battery,
+      download: { stallMs: 5000, backoffMs: 20, backoffMaxMs: 200 },
+      device: {
+        server: this.o.serverBase,
+        product: this.o.product,
+        device: this.o.name,
+        pollMs: this.o.pollMs ?? 100,
+        backoffMs: 50,
+        backoffMaxMs: 500,
+        timeoutMs: 5000,
+        progress: { minIntervalMs: 50, minStep: 10 },
+      },
+    };
+  }
+
+  private onEvent(e: RuntimeEvent): void {
+    if (e.kind === "boot") {
+      this.version = e.report.version;
+      if (!this.startVersion) this.startVersion = e.report.version;
+      if (this.msToNew === undefined && e.report.version !== this.startVersion) this.msToNew = performance.now() - this.t0;
+    } else if (e.kind === "result") {
+      this.updates++;
+      if (!e.result.ok) this.failures++;
+    }
+  }
+
+  private sampleRss(engine: XsBoardEngine): void {
+    const pid = engine.xs.alive ? engine.xs.xs.pid : undefined;
+    if (pid === undefined) return;
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      if (m) this.xs.peakRssKiB = Math.max(this.xs.peakRssKiB, Number(m[1]));
+    } catch {
+      // the worker exited between the check and the read, or no /proc
+    }
+  }
+}
