@@ -38,6 +38,9 @@ export interface XsFleetStats {
   maxAllocate: number;
   /** Runs that ended with an engine or runtime error. */
   errors: number;
+  /** Power losses and connection drops the boards went through. */
+  powerLosses: number;
+  drops: number;
   /** The version each board ran last, counted. */
   versions: Record<string, number>;
 }
@@ -46,8 +49,11 @@ export interface XsFleetStats {
 export function xsFleetStats(devices: readonly FleetDevice[]): XsFleetStats | undefined {
   const xs = devices.filter((d): d is XsSimDevice => d instanceof XsSimDevice);
   if (xs.length === 0) return undefined;
-  const s: XsFleetStats = { workerRuns: 0, compute: 0, peakRssKiB: 0, meanPeakRssKiB: 0, maxAllocate: 0, errors: 0, versions: {} };
+  const s: XsFleetStats = { workerRuns: 0, compute: 0, peakRssKiB: 0, meanPeakRssKiB: 0, maxAllocate: 0, errors: 0, powerLosses: 0, drops: 0, versions: {} };
   for (const d of xs) {
+    const r = d.report();
+    s.powerLosses += r.powerLosses;
+    s.drops += r.xs.drops;
     s.workerRuns += d.xs.runs;
     s.compute += d.xs.compute;
     s.peakRssKiB = Math.max(s.peakRssKiB, d.xs.peakRssKiB);

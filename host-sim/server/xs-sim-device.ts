@@ -41,6 +41,8 @@ export interface XsDeviceStats {
   /** Runs that ended with an engine or runtime error (each followed by a power cycle). */
   errors: number;
   lastError?: string;
+  /** --drop-at entries that fired (connections the meter closed). */
+  drops: number;
 }
 
 export interface XsSimDeviceReport extends SimDeviceReport {
@@ -57,12 +59,15 @@ export class XsSimDevice {
   updates = 0;
   failures = 0;
   powerLosses = 0;
-  readonly xs: XsDeviceStats = { runs: 0, compute: 0, deliveries: 0, maxAllocate: 0, peakRssKiB: 0, errors: 0 };
+  readonly xs: XsDeviceStats = { runs: 0, compute: 0, deliveries: 0, maxAllocate: 0, peakRssKiB: 0, errors: 0, drops: 0 };
   private stopped = false;
   private engine: XsBoardEngine | undefined;
   private t0 = 0;
   private msToNew: number | undefined;
   private startVersion = "";
+  private readonly dropsArmed: number;
+  /** The runtime's boot event of the current power-on arrived. */
+  private booted = false;
   /** Resolves stop()'s wait for a board that sits idle (main() settled). */
   private wake: (() => void) | undefined;
 
@@ -73,12 +78,14 @@ export class XsSimDevice {
     this.board.readings = { battery: o.battery ?? 90, rssi: o.rssi ?? -60 };
     this.meter.rebootAt = [...(o.rebootAt ?? [])];
     this.meter.dropAt = [...(o.dropAt ?? [])];
+    this.dropsArmed = this.meter.dropAt.length;
   }
 
   report(): XsSimDeviceReport {
     return {
       name: this.o.name, version: this.version, boots: this.boots, updates: this.updates, failures: this.failures,
-      powerLosses: this.powerLosses, bytesReceived: this.meter.received, msToNewVersion: this.msToNew, xs: { ...this.xs },
+      powerLosses: this.powerLosses, bytesReceived: this.meter.received, msToNewVersion: this.msToNew,
+      xs: { ...this.xs, drops: this.dropsArmed - this.meter.dropAt.length },
     };
   }
 
@@ -127,6 +134,7 @@ export class XsSimDevice {
       engine.haltAfterQueued("power lost");
     };
     engine.onEvent = (e) => this.onEvent(e);
+    this.booted = false;
     const sampler = setInterval(() => this.sampleRss(engine), RSS_SAMPLE_MS);
     let r: XsRunResult;
     try {
@@ -140,6 +148,9 @@ export class XsSimDevice {
     this.xs.maxAllocate = Math.max(this.xs.maxAllocate, r.stats.maxAllocate);
     switch (r.outcome) {
       case "restart":
+        // After the boot report, a restart ends an update that staged its image: the worker dies
+        // inside it, before HttpDevice's onResult (a rollback restarts inside boot()).
+        if (this.booted) this.updates++;
         return "restart";
       case "halted":
         return r.reason === "power lost" ? "lost" : "stop";
@@ -176,7 +187,10 @@ export class XsSimDevice {
   }
 
   private onEvent(e: RuntimeEvent): void {
+    // Runs shorter than the sampling period are measured at their events.
+    if (this.engine) this.sampleRss(this.engine);
     if (e.kind === "boot") {
+      this.booted = true;
       this.version = e.report.version;
       if (!this.startVersion) this.startVersion = e.report.version;
       if (this.msToNew === undefined && e.report.version !== this.startVersion) this.msToNew = performance.now() - this.t0;
