@@ -1,5 +1,5 @@
 // The board class of a simulated fleet, by engine: SimDevice (the Agent and its dialect client in
-// Node) or XsSimDevice (both inside an xsnap worker, HTTP dialect only), and what the XS boards
+// Node) or XsSimDevice (both inside an xsnap worker), and what the XS boards
 // add to the fleet's report.
 
 import type { Dialect } from "./rollout.ts";
@@ -15,15 +15,10 @@ export function createFleetDevice(engine: FleetEngine, o: SimDeviceOptions): Fle
   return engine === "xs" ? new XsSimDevice(o) : new SimDevice(o);
 }
 
-/** The dialect a fleet runs on `engine` (`asked` undefined: its default); engine xs has the
- * HTTP dialect client only. */
+/** The dialect a fleet runs on `engine` (`asked` undefined: mix, a third on each dialect). */
 export function fleetDialect(engine: FleetEngine, asked: Dialect | "mix" | undefined): Dialect | "mix" {
-  if (engine === "node") return asked ?? "mix";
-  if (engine !== "xs") throw new Error(`fleet engine must be node or xs, not ${JSON.stringify(engine)}`);
-  if (asked !== undefined && asked !== "http") {
-    throw new Error(`engine xs runs the http dialect only (the MQTT dialect clients have no XS shim for mqtt yet); use --dialect http or --engine node`);
-  }
-  return "http";
+  if (!FLEET_ENGINES.includes(engine)) throw new Error(`fleet engine must be node or xs, not ${JSON.stringify(engine)}`);
+  return asked ?? "mix";
 }
 
 export interface XsFleetStats {

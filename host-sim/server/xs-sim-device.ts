@@ -1,10 +1,11 @@
 // A simulated fleet board whose runtime AND protocol client run in the real XS engine
 // (`xs-ota sim fleet --engine xs`), as examples/esp32 runs on an ESP32: every power-on is the
 // bootloader here, then a fresh xsnap worker (started from the boot snapshot) running the
-// runtime bundle in device mode (host-sim/xs/runtime-device.ts): agent.boot(), then HttpDevice
-// polling the server through the http and timer shims on the real clock, until the runtime
+// runtime bundle in device mode (host-sim/xs/runtime-device.ts): agent.boot(), then its dialect
+// client talking to the server through the http, mqtt and timer shims on the real clock, until the runtime
 // restarts (System.restart kills the worker), the power is lost, or stop().
-// Same public surface as SimDevice (fleet.ts builds either, fleet-device.ts). HTTP dialect only.
+// Same public surface as SimDevice (fleet.ts builds either, fleet-device.ts). Every dialect: HTTP
+// polling, and the MQTT ones over the mqtt shim to the server's broker (xs-mqtt-service.ts).
 // Faults: connection drops and power losses through the same HttpMeter as SimDevice (a loss
 // halts the worker once the chunk already handed over was delivered, as in sim-update's xs
 // engine); battery and RSSI are the board's readings (the runtime's args and the net shim).
@@ -21,6 +22,7 @@ import type { XsRunResult } from "../xs/host.ts";
 import type { RuntimeArgs, RuntimeEvent } from "../xs/runtime-protocol.ts";
 import { XsBoardEngine } from "../xs/sim-engine.ts";
 import type { SimDeviceOptions, SimDeviceReport } from "./sim-device.ts";
+import { brokerMqttService } from "./xs-mqtt-service.ts";
 
 /** A powered board can run for as long as the fleet does. */
 const RUN_TIMEOUT_MS = 24 * 3600_000;
@@ -65,14 +67,16 @@ export class XsSimDevice {
   private t0 = 0;
   private msToNew: number | undefined;
   private startVersion = "";
+  /** False from a power loss until the next power-on: the board sends nothing more. */
+  private powered = false;
   private readonly dropsArmed: number;
+  private readonly mqtt = brokerMqttService(() => this.powered);
   /** The runtime's boot event of the current power-on arrived. */
   private booted = false;
   /** Resolves stop()'s wait for a board that sits idle (main() settled). */
   private wake: (() => void) | undefined;
 
   constructor(readonly o: SimDeviceOptions) {
-    if (o.dialect !== "http") throw new Error(`engine xs runs the http dialect only (device ${o.name} asks for ${o.dialect})`);
     const prof = boardProfile("esp32-4mb");
     this.board = SimBoard.create(prof, buildTestImage({ version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 16 * 1024 }), o.flash);
     this.board.readings = { battery: o.battery ?? 90, rssi: o.rssi ?? -60 };
@@ -96,6 +100,7 @@ export class XsSimDevice {
       clock: "real",
       runTimeoutMs: RUN_TIMEOUT_MS,
       name: `xs-ota-${this.o.name}`,
+      mqtt: this.mqtt,
     });
     this.engine = engine;
     try {
@@ -103,11 +108,13 @@ export class XsSimDevice {
         const why = await this.powerOn(engine);
         if (why === "bricked") break;
         if (why === "done") await new Promise<void>((resolve) => (this.stopped ? resolve() : (this.wake = resolve)));
+        await this.mqtt.idle();
         this.board.powerCycle();
       }
     } finally {
       this.engine = undefined;
       await engine.close();
+      await this.mqtt.idle();
     }
   }
 
@@ -120,6 +127,7 @@ export class XsSimDevice {
   private async powerOn(engine: XsBoardEngine): Promise<PowerOnEnd> {
     this.boots++;
     this.meter.revive();
+    this.powered = true;
     let slot: string;
     try {
       slot = this.board.boot().slot;
@@ -130,6 +138,7 @@ export class XsSimDevice {
     }
     this.meter.onPowerLoss = () => {
       this.powerLosses++;
+      this.powered = false;
       // The chunk handed over before the loss is still delivered; then the worker stops.
       engine.haltAfterQueued("power lost");
     };
@@ -166,6 +175,7 @@ export class XsSimDevice {
 
   private args(slot: string): RuntimeArgs {
     const b = this.board;
+    const broker = new URL(this.o.brokerUrl);
     return {
       layout: b.entries.map((e) => ({ label: e.label, type: e.type, subtype: e.subtype, address: e.address, size: e.size })),
       runningSlot: slot,
@@ -174,7 +184,9 @@ export class XsSimDevice {
       battery: b.readings.battery,
       download: { stallMs: 5000, backoffMs: 20, backoffMaxMs: 200 },
       device: {
+        dialect: this.o.dialect,
         server: this.o.serverBase,
+        broker: { host: broker.hostname, port: Number(broker.port || 1883) },
         product: this.o.product,
         device: this.o.name,
         pollMs: this.o.pollMs ?? 100,

@@ -117,8 +117,8 @@ export function moddableLibraryOptions(out: string = MODDABLE_OUT_DIR): RollupOp
 export function xsRuntimeOptions(file: string = XS_RUNTIME_FILE): RollupOptions & { output: OutputOptions } {
   return {
     input: XS_RUNTIME_ENTRY,
-    // mqtt: src/platform/moddable/index.ts re-exports the MQTT port, which imports "mqtt"
-    // dynamically; the shims have no mqtt, so that import() rejects, as in a build without it.
+    // mqtt: the MQTT port (src/platform/moddable/mqtt.ts) imports "mqtt" dynamically; the
+    // registry's is shims/mqtt.js (its default export only).
     plugins: [moddableGlobals({ passThrough: ["mqtt"] }), ts()],
     output: {
       file,

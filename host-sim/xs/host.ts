@@ -48,6 +48,7 @@ import {
 import { XsWorker, XsWorkerError, type RunResult, type XsWorkerOptions } from "./worker.ts";
 import { bootKey, findBootSnapshot, makeBootSnapshot, trimHeap } from "./boot-snapshot.ts";
 import { curveParams, ecdsaVerify, rsaProcess } from "./public-key-service.ts";
+import { MqttConnections } from "./mqtt-connections.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 
 export interface XsPreferenceLimits {
@@ -221,7 +222,7 @@ export const nodeDigests: XsDigestService = {
 
 let shimCache: string | undefined;
 
-const SHIM_FILES = ["core.js", "flash.js", "preference.js", "crypt.js", "public-key.js", "timer.js", "http.js", "system.js"];
+const SHIM_FILES = ["core.js", "flash.js", "preference.js", "crypt.js", "public-key.js", "timer.js", "http.js", "mqtt.js", "system.js"];
 
 /** The shims as one script; `config` is the CONFIG object they see. */
 export function shimSource(config: Record<string, unknown>): string {
@@ -304,6 +305,10 @@ export class XsEngine {
   private digests = new Map<number, DigestCtx>();
   private timers = new Map<number, HostTimer>();
   private requests = new Map<number, HostRequest>();
+  private readonly mqtt = new MqttConnections(
+    () => this.services.mqtt,
+    (e) => this.push(e),
+  );
   private queue: HostEvent[] = [];
   private nextId = 1;
   private timerSeq = 0;
@@ -533,7 +538,9 @@ export class XsEngine {
     return due;
   }
 
+  /** HTTP exchanges in flight or MQTT connections open: an event may still arrive. */
   private httpInFlight(): boolean {
+    if (this.mqtt.size > 0) return true;
     for (const r of this.requests.values()) if (r.inFlight) return true;
     return false;
   }
@@ -583,6 +590,7 @@ export class XsEngine {
   }
 
   private resetBootState(): void {
+    this.mqtt.closeAll();
     for (const p of this.flash.values()) p.close?.();
     for (const r of this.requests.values()) {
       r.abort?.();
@@ -804,6 +812,22 @@ export class XsEngine {
         return answerVoid();
       }
 
+      // -- mqtt
+      case OP.MQTT_OPEN: {
+        const id = this.nextId++;
+        this.mqtt.connect(id, payload);
+        return answerJson({ id });
+      }
+      case OP.MQTT_PUBLISH:
+        this.mqtt.publish(a, b, payload);
+        return answerVoid();
+      case OP.MQTT_SUBSCRIBE:
+        this.mqtt.subscribe(a, payload);
+        return answerVoid();
+      case OP.MQTT_CLOSE:
+        this.mqtt.close(a);
+        return answerVoid();
+
       // -- system
       case OP.TRACE:
         this.trace(a === 1 ? `console.error: ${fromUtf8(payload)}` : fromUtf8(payload));
@@ -839,6 +863,7 @@ export class XsEngine {
 
   /** The board stopped: its connections die now (no byte arrives after the halt). */
   private abortRequests(): void {
+    this.mqtt.closeAll();
     for (const r of this.requests.values()) {
       if (r.inFlight) r.abort?.();
       this.release(r);

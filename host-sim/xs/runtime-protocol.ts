@@ -47,8 +47,11 @@ export interface RuntimeArgs {
 }
 
 export interface RuntimeDevice {
+  /** Default http (manifest polling); alibaba and quec talk MQTT to `broker` (the mqtt shim). */
+  dialect?: "http" | "alibaba" | "quec";
   /** http://host:port of `xs-ota server`. */
   server: string;
+  broker?: { host: string; port: number };
   product: string;
   device: string;
   pollMs: number;
