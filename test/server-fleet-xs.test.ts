@@ -1,13 +1,15 @@
-// `sim fleet --engine xs`: each board's runtime and its HTTP dialect client run inside an xsnap
-// worker (one per power-on), against the real server, with a connection drop, a power loss
-// mid-download and a low battery the plan refuses.
+// `sim fleet --engine xs`: each board's runtime and its dialect client run inside an xsnap
+// worker (one per power-on), against the real server and broker, a third of the boards on each
+// dialect (HTTP polling, Alibaba and QuecThing over the mqtt shim), with a connection drop
+// (board 3, alibaba), a power loss mid-download (board 7, quec) and a low battery the plan
+// refuses (board 11, http).
 
 import test from "ava";
 import { runFleet } from "../host-sim/server/fleet.ts";
 import { fleetDialect } from "../host-sim/server/fleet-device.ts";
 
-test("12 XS boards with faults: all but the refused one end on the target version, in XS", async (t) => {
-  const r = await runFleet({ devices: 12, engine: "xs", faults: "mix", imageSize: 32 * 1024, timeoutMs: 45_000 });
+test("12 XS boards on the three dialects with faults: all but the refused one end on the target version, in XS", async (t) => {
+  const r = await runFleet({ devices: 12, engine: "xs", dialect: "mix", faults: "mix", imageSize: 32 * 1024, timeoutMs: 45_000 });
   // Board 11 has a 10% battery under the plan's 20% minimum (the readings reach XS as args).
   t.is(r.rejected, 1);
   t.is(r.failed, 0);
@@ -28,11 +30,9 @@ test("12 XS boards with faults: all but the refused one end on the target versio
   t.true(r.bytesServed >= 11 * 32 * 1024);
 });
 
-test("engine xs runs the http dialect only: the MQTT dialects are refused with a reason", async (t) => {
-  t.is(fleetDialect("xs", undefined), "http");
+test("the fleet's engine and dialect: mix by default on both engines; another engine is refused", async (t) => {
+  t.is(fleetDialect("xs", undefined), "mix");
   t.is(fleetDialect("node", undefined), "mix");
-  for (const d of ["alibaba", "quec", "mix"] as const) {
-    await t.throwsAsync(runFleet({ devices: 1, engine: "xs", dialect: d }), { message: /engine xs runs the http dialect only/ });
-  }
+  t.is(fleetDialect("xs", "quec"), "quec");
   await t.throwsAsync(runFleet({ devices: 1, engine: "bogus" as "xs" }), { message: /fleet engine must be node or xs/ });
 });

@@ -158,17 +158,17 @@ export function registerServerCommands(cli: Command): void {
   const sim = cli.commands.find((c) => c.name() === "sim") ?? cli.command("sim");
   sim.command("fleet").description("N simulated boards update from one server through the broker (staged rollout)")
     .option("--devices <n>", "number of boards", int, 100)
-    .option("--dialect <d>", "alibaba, quec, http, or mix (default: mix on engine node, http on engine xs)")
-    .option("--engine <e>", "node (runtime and client in Node) or xs (both inside an xsnap worker per board; http dialect)", "node")
+    .option("--dialect <d>", "alibaba, quec, http, or mix", "mix")
+    .option("--engine <e>", "node (runtime and client in Node) or xs (both inside an xsnap worker per board)", "node")
     .option("--faults <f>", "none or mix (drops, power losses, low battery)", "mix")
     .option("--wave-percent <pct>", "staged rollout wave size", num, 25)
     .option("--size <size>", "image size", "64KiB")
     .option("--json", "print one JSON object")
-    .action(async (o: { devices: number; dialect?: string; engine: string; faults: string; wavePercent: number; size: string; json?: boolean }) => {
-      if (o.dialect !== undefined && !["alibaba", "quec", "http", "mix"].includes(o.dialect)) throw new Error(`--dialect must be alibaba, quec, http or mix`);
+    .action(async (o: { devices: number; dialect: string; engine: string; faults: string; wavePercent: number; size: string; json?: boolean }) => {
+      if (!["alibaba", "quec", "http", "mix"].includes(o.dialect)) throw new Error(`--dialect must be alibaba, quec, http or mix`);
       if (!(FLEET_ENGINES as readonly string[]).includes(o.engine)) throw new Error(`--engine must be node or xs`);
       if (!["none", "mix"].includes(o.faults)) throw new Error(`--faults must be none or mix`);
-      const r = await runFleet({ devices: o.devices, engine: o.engine as FleetEngine, dialect: o.dialect as "mix" | undefined, faults: o.faults as "mix", wavePercent: o.wavePercent, imageSize: parseSize(o.size), progress: o.json ? undefined : (l) => console.error(l) });
+      const r = await runFleet({ devices: o.devices, engine: o.engine as FleetEngine, dialect: o.dialect as "mix", faults: o.faults as "mix", wavePercent: o.wavePercent, imageSize: parseSize(o.size), progress: o.json ? undefined : (l) => console.error(l) });
       console.log(o.json ? JSON.stringify(r) : Object.entries(r).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("\n"));
       if (r.succeeded + r.rejected < r.devices) process.exitCode = 1;
     });

@@ -13,7 +13,7 @@ import * as path from "node:path";
 
 export interface FleetOptions {
   devices: number;
-  /** Default mix on engine node, http on engine xs (its only dialect). */
+  /** Default mix: a third of the boards on each dialect. */
   dialect?: Dialect | "mix";
   /** Where each board's runtime and protocol client run (default node; fleet-device.ts). */
   engine?: FleetEngine;
