@@ -117,9 +117,7 @@ export function moddableLibraryOptions(out: string = MODDABLE_OUT_DIR): RollupOp
 export function xsRuntimeOptions(file: string = XS_RUNTIME_FILE): RollupOptions & { output: OutputOptions } {
   return {
     input: XS_RUNTIME_ENTRY,
-    // mqtt: the MQTT port (src/platform/moddable/mqtt.ts) imports "mqtt" dynamically; the
-    // registry's is shims/mqtt.js (its default export only).
-    plugins: [moddableGlobals({ passThrough: ["mqtt"] }), ts()],
+    plugins: [moddableGlobals(), ts()],
     output: {
       file,
       format: "iife",
