@@ -1,5 +1,6 @@
 // XsEngine additions used by engine "xs" of sim update and by bench/xs.ts:
-// haltAfterQueued() (a power loss decided outside a request) and the live-heap measurement.
+// haltAfterQueued() (a power loss decided outside a request), powerOff() (sim fleet stops a board
+// that runs on the real clock) and the live-heap measurement.
 
 import test from "ava";
 import { startXsEngine } from "../host-sim/xs/host.ts";
@@ -34,6 +35,39 @@ test("haltAfterQueued ends the run halted after the queued events; the next boot
   const again = await e.run();
   t.is(again.outcome, "halted");
   t.deepEqual(seen, ["tick 1", "tick 2", "tick 3"]);
+  await e.close();
+});
+
+test("powerOff ends a real-clock run that never settles, drops what is queued, and a call between runs ends the next one at once", async (t) => {
+  const seen: string[] = [];
+  const e = await startXsEngine({
+    bundleCode: TICKS,
+    services: createMemoryServices(),
+    clock: "real",
+    onTrace: (text) => {
+      seen.push(text.trim());
+      if (text.startsWith("tick 2")) e.powerOff("stopped");
+    },
+  });
+  const t0 = performance.now();
+  const r = await e.run();
+  t.is(r.outcome, "halted");
+  t.is(r.reason, "stopped");
+  t.deepEqual(seen, ["tick 1", "tick 2"]);
+  // Real clock: two 10 ms periods passed in wall time.
+  t.true(performance.now() - t0 >= 15, `${performance.now() - t0} ms`);
+  await e.reboot();
+  e.powerOff("stopped again");
+  seen.length = 0;
+  const next = await e.run();
+  t.is(next.outcome, "halted");
+  t.is(next.reason, "stopped again");
+  t.deepEqual(seen, []);
+  await e.reboot();
+  const third = await e.run();
+  // The power-off between runs was used up by the run it ended: this one ticks until tick 2.
+  t.is(third.reason, "stopped");
+  t.deepEqual(seen, ["tick 1", "tick 2"]);
   await e.close();
 });
 

@@ -9,6 +9,7 @@ import { parseSize } from "../image-builder.ts";
 import { runFleet } from "./fleet.ts";
 import { attachDevices } from "./sim-attach.ts";
 import { FAULT_MIXES, FLEET_STRATEGY, type FaultMix } from "./fleet-faults.ts";
+import { FLEET_ENGINES, type FleetEngine } from "./fleet-device.ts";
 import { OtaServer } from "./service.ts";
 
 export const DEFAULT_PORT = 8383;
@@ -160,6 +161,7 @@ export function registerServerCommands(cli: Command): void {
   sim.command("fleet").description("N simulated boards, each with its own flash file and faults, update from one server through the broker (staged rollout)")
     .option("--devices <n>", "number of boards", int, 100)
     .option("--dialect <d>", "alibaba, quec, http, or mix", "mix")
+    .option("--engine <e>", "node (runtime and client in Node) or xs (both inside an xsnap worker per board)", "node")
     .option("--faults <f>", "none or mix (drops, reboots, power cuts, low battery, low signal: see below)", "mix")
     .option("--seed <n>", "seed of the fault mix", int, 1)
     .option("--wave-percent <pct>", "staged rollout wave size", num, 25)
@@ -178,12 +180,13 @@ Fault mix: each board draws each fault on its own from --seed and its index:
 The report: devices, succeeded, failed, rejected, seconds, bytesServed, peakConcurrent, p50Seconds,
 p99Seconds, devicesPerMinute, waves, faults {drops, reboots, powerCuts, lowBattery, lowSignal}
 (faults that fired, boards that read low). Exit code 1 unless every board not refused ends on the target.`)
-    .action(async (o: { devices: number; dialect: string; faults: string; seed: number; wavePercent: number; size: string; data?: string; keep?: boolean; json?: boolean }) => {
+    .action(async (o: { devices: number; dialect: string; engine: string; faults: string; seed: number; wavePercent: number; size: string; data?: string; keep?: boolean; json?: boolean }) => {
       if (!["alibaba", "quec", "http", "mix"].includes(o.dialect)) throw new Error(`--dialect must be alibaba, quec, http or mix`);
+      if (!(FLEET_ENGINES as readonly string[]).includes(o.engine)) throw new Error(`--engine must be node or xs`);
       if (!FAULT_MIXES.includes(o.faults as FaultMix)) throw new Error(`--faults must be ${FAULT_MIXES.join(" or ")}`);
       if (o.devices < 1) throw new Error(`--devices must be at least 1`);
       const r = await runFleet({
-        devices: o.devices, dialect: o.dialect as "mix", faults: o.faults as FaultMix, seed: o.seed, wavePercent: o.wavePercent,
+        devices: o.devices, engine: o.engine as FleetEngine, dialect: o.dialect as "mix", faults: o.faults as FaultMix, seed: o.seed, wavePercent: o.wavePercent,
         imageSize: parseSize(o.size), data: o.data === undefined ? undefined : path.resolve(o.data), keep: o.keep,
         progress: o.json ? undefined : (l) => console.error(l),
       });

@@ -11,7 +11,7 @@
 import { buildTestImage } from "../image-builder.ts";
 import type { Dialect } from "./rollout.ts";
 import { OtaServer } from "./service.ts";
-import { SimDevice } from "./sim-device.ts";
+import { createFleetDevice, fleetDialect, xsFleetStats, type FleetDevice, type FleetEngine, type XsFleetStats } from "./fleet-device.ts";
 import { deviceFaults, emptyCounts, FLEET_STRATEGY, type FaultCounts, type FaultKind, type FaultMix } from "./fleet-faults.ts";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -20,6 +20,8 @@ import * as path from "node:path";
 export interface FleetOptions {
   devices: number;
   dialect?: Dialect | "mix";
+  /** Where each board's runtime and protocol client run (default node; fleet-device.ts). */
+  engine?: FleetEngine;
   faults?: FaultMix;
   /** Seed of the fault mix (default 1). */
   seed?: number;
@@ -54,6 +56,8 @@ export interface FleetReport {
   faults: FaultCounts;
   /** The folder of the flash files, when it stays after the run. */
   dataDir?: string;
+  /** Engine xs: what the XS workers did and used. */
+  xs?: XsFleetStats;
 }
 
 export interface FleetDeviceResult {
@@ -96,7 +100,9 @@ export async function runFleetDetailed(o: FleetOptions): Promise<{ report: Fleet
   const flashDir = path.join(dataDir, "flash");
   fs.mkdirSync(flashDir);
   let server: OtaServer | undefined;
-  const devices: SimDevice[] = [];
+  const engine = o.engine ?? "node";
+  const dialectChoice = fleetDialect(engine, o.dialect);
+  const devices: FleetDevice[] = [];
   let runs: Promise<void>[] = [];
   const t0 = performance.now();
   try {
@@ -114,11 +120,11 @@ export async function runFleetDetailed(o: FleetOptions): Promise<{ report: Fleet
     });
     const kinds: FaultKind[][] = [];
     for (let i = 0; i < o.devices; i++) {
-      const dialect = o.dialect === undefined || o.dialect === "mix" ? DIALECTS[i % 3] : o.dialect;
+      const dialect = dialectChoice === "mix" ? DIALECTS[i % 3] : dialectChoice;
       const f = deviceFaults(i, { mix: faults, imageSize: size, seed: o.seed });
       const name = `dev${String(i).padStart(4, "0")}`;
       kinds.push(f.kinds);
-      devices.push(new SimDevice({
+      devices.push(createFleetDevice(engine, {
         product: "fleet", name, dialect, serverBase: server.base, brokerUrl: server.broker.url,
         flash: path.join(flashDir, `${name}.bin`),
         battery: f.battery, rssi: f.rssi, dropAt: f.dropAt, restartAt: f.restartAt, powerCut: f.powerCut,
@@ -188,6 +194,7 @@ export async function runFleetDetailed(o: FleetOptions): Promise<{ report: Fleet
       devicesPerMinute: Math.round((s.counts.success / seconds) * 60 * 10) / 10,
       waves: s.wave,
       faults: counts,
+      ...(engine === "xs" ? { xs: xsFleetStats(devices) } : {}),
     };
     if (keep) report.dataDir = dataDir;
     return { report, devices: results };

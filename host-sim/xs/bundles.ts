@@ -117,9 +117,7 @@ export function moddableLibraryOptions(out: string = MODDABLE_OUT_DIR): RollupOp
 export function xsRuntimeOptions(file: string = XS_RUNTIME_FILE): RollupOptions & { output: OutputOptions } {
   return {
     input: XS_RUNTIME_ENTRY,
-    // mqtt: src/platform/moddable/index.ts re-exports the MQTT port, which imports "mqtt"
-    // dynamically; the shims have no mqtt, so that import() rejects, as in a build without it.
-    plugins: [moddableGlobals({ passThrough: ["mqtt"] }), ts()],
+    plugins: [moddableGlobals(), ts()],
     output: {
       file,
       format: "iife",

@@ -48,6 +48,7 @@ import {
 import { XsWorker, XsWorkerError, type RunResult, type XsWorkerOptions } from "./worker.ts";
 import { bootKey, findBootSnapshot, makeBootSnapshot, trimHeap } from "./boot-snapshot.ts";
 import { curveParams, ecdsaVerify, rsaProcess } from "./public-key-service.ts";
+import { MqttConnections } from "./mqtt-connections.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 
 export interface XsPreferenceLimits {
@@ -221,7 +222,7 @@ export const nodeDigests: XsDigestService = {
 
 let shimCache: string | undefined;
 
-const SHIM_FILES = ["core.js", "flash.js", "preference.js", "crypt.js", "public-key.js", "timer.js", "http.js", "system.js"];
+const SHIM_FILES = ["core.js", "flash.js", "preference.js", "crypt.js", "public-key.js", "timer.js", "http.js", "mqtt.js", "system.js"];
 
 /** The shims as one script; `config` is the CONFIG object they see. */
 export function shimSource(config: Record<string, unknown>): string {
@@ -304,6 +305,10 @@ export class XsEngine {
   private digests = new Map<number, DigestCtx>();
   private timers = new Map<number, HostTimer>();
   private requests = new Map<number, HostRequest>();
+  private readonly mqtt = new MqttConnections(
+    () => this.services.mqtt,
+    (e) => this.push(e),
+  );
   private queue: HostEvent[] = [];
   private nextId = 1;
   private timerSeq = 0;
@@ -315,6 +320,8 @@ export class XsEngine {
   private stats: XsRunStats = emptyStats();
   private wake: (() => void) | undefined;
   private running = false;
+  /** powerOff() reason, until a run has ended on it. */
+  private offReason: string | undefined;
 
   constructor(options: XsEngineOptions) {
     this.opts = options;
@@ -415,6 +422,13 @@ export class XsEngine {
     this.queue.push({ kind: EV.START, payload: utf8(JSON.stringify(args ?? null)) });
     try {
       while (!this.stop) {
+        if (this.offReason !== undefined) {
+          this.stop = { outcome: "halted", reason: this.offReason };
+          this.offReason = undefined;
+          this.abortRequests();
+          void worker.kill();
+          break;
+        }
         const event = this.takeEvent();
         if (!event) {
           if (performance.now() > deadline) {
@@ -479,6 +493,14 @@ export class XsEngine {
     this.push({ kind: -1, halt: reason });
   }
 
+  /** Turns the board off from outside: the run ends "halted" with `reason` as soon as the
+   * delivery in progress returns; events still queued are dropped (the worker is killed). Called
+   * between runs (or during a reboot), the next run() ends so before its first delivery. */
+  powerOff(reason: string): void {
+    this.offReason = reason;
+    this.wake?.();
+  }
+
   async close(): Promise<void> {
     if (this.worker) await this.worker.close();
     this.resetBootState();
@@ -516,7 +538,9 @@ export class XsEngine {
     return due;
   }
 
+  /** HTTP exchanges in flight or MQTT connections open: an event may still arrive. */
   private httpInFlight(): boolean {
+    if (this.mqtt.size > 0) return true;
     for (const r of this.requests.values()) if (r.inFlight) return true;
     return false;
   }
@@ -566,6 +590,7 @@ export class XsEngine {
   }
 
   private resetBootState(): void {
+    this.mqtt.closeAll();
     for (const p of this.flash.values()) p.close?.();
     for (const r of this.requests.values()) {
       r.abort?.();
@@ -787,6 +812,22 @@ export class XsEngine {
         return answerVoid();
       }
 
+      // -- mqtt
+      case OP.MQTT_OPEN: {
+        const id = this.nextId++;
+        this.mqtt.connect(id, payload);
+        return answerJson({ id });
+      }
+      case OP.MQTT_PUBLISH:
+        this.mqtt.publish(a, b, payload);
+        return answerVoid();
+      case OP.MQTT_SUBSCRIBE:
+        this.mqtt.subscribe(a, payload);
+        return answerVoid();
+      case OP.MQTT_CLOSE:
+        this.mqtt.close(a);
+        return answerVoid();
+
       // -- system
       case OP.TRACE:
         this.trace(a === 1 ? `console.error: ${fromUtf8(payload)}` : fromUtf8(payload));
@@ -822,6 +863,7 @@ export class XsEngine {
 
   /** The board stopped: its connections die now (no byte arrives after the halt). */
   private abortRequests(): void {
+    this.mqtt.closeAll();
     for (const r of this.requests.values()) {
       if (r.inFlight) r.abort?.();
       this.release(r);

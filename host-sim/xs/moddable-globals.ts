@@ -31,6 +31,7 @@ export const MODDABLE_MODULES: Readonly<Record<string, readonly string[]>> = {
   preference: ["default"],
   http: ["default", "Request", "Server"],
   securesocket: ["default"],
+  mqtt: ["default"],
   crypt: ["default", "Digest", "BlockCipher", "StreamCipher", "Mode", "GHASH"],
   ecp: ["default"],
   curve: ["default"],

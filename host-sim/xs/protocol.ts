@@ -67,6 +67,11 @@ export const OP = {
   HTTP_BODY: 31, // a: id, b: 1 = last fragment; payload: body bytes
   HTTP_CLOSE: 32, // a: id
 
+  MQTT_OPEN: 33, // payload: JSON {host, port, id, user?, password?, keepAliveMs?, path?, tls} -> JSON {id}
+  MQTT_PUBLISH: 34, // a: id, b: topic length; payload: UTF-8 topic ++ message bytes
+  MQTT_SUBSCRIBE: 35, // a: id; payload: UTF-8 topic
+  MQTT_CLOSE: 36, // a: id
+
   DIGEST_NEW: 40, // payload: UTF-8 name -> JSON {id, blockSize, outputSize}
   DIGEST_WRITE: 41, // a: id, payload: data
   DIGEST_CLOSE: 42, // a: id, b: 1 = more -> bytes
@@ -93,6 +98,9 @@ export const EV = {
   HTTP_END: 6, // a: request id
   HTTP_ERROR: 7, // a: request id; payload: UTF-8 reason
   COLLECT: 8, // measurements (XsEngineOptions.liveHeap): a full garbage collection, nothing else
+  MQTT_READY: 9, // a: connection id (CONNACK)
+  MQTT_MESSAGE: 10, // a: connection id, b: topic length; payload: UTF-8 topic ++ message bytes
+  MQTT_CLOSE: 11, // a: connection id (broker, network, or a failed connect)
 } as const;
 
 /** First byte of an answer. */

@@ -46,7 +46,7 @@ function newestSource(): number {
   };
   visit(path.join(ROOT, "src"));
   visit(path.join(ROOT, "types/moddable"));
-  for (const f of ["runtime-entry.ts", "runtime-protocol.ts", "moddable-globals.ts", "bundles.ts"]) visit(path.join(ROOT, "host-sim/xs", f));
+  for (const f of ["runtime-entry.ts", "runtime-device.ts", "runtime-protocol.ts", "moddable-globals.ts", "bundles.ts"]) visit(path.join(ROOT, "host-sim/xs", f));
   newest = Math.max(newest, statSync(path.join(ROOT, "tsconfig.moddable.json")).mtimeMs);
   return newest;
 }

@@ -11,6 +11,8 @@
 //   bootloader knows which slot it booted (a device asks ESP-IDF through FFI, see examples/esp32).
 // - boot() settles what the last power-on left; unless it restarted (the worker dies inside
 //   restart(), so main never returns) or it reports the last update, update(args.offer) runs.
+// - Device mode (args.device, `sim fleet --engine xs`): after boot(), the HTTP dialect client
+//   polls the server and installs what it offers (runtime-device.ts); main() does not settle.
 // - Events the host counts or shows (boot report, progress, interruptions) are sent as trace()
 //   lines starting with EVENT_PREFIX, in the order they happen (host-sim/sim-update.ts parses them).
 //
@@ -27,6 +29,7 @@ import { fromHex } from "../../src/util/bytes.ts";
 import { buildModdablePlatform } from "../../src/platform/moddable/index.ts";
 import { loadFlashBackend } from "../../src/platform/moddable/flash-select.ts";
 import { loadNet } from "../../src/platform/moddable/system.ts";
+import { serveDevice, type ProgressSink } from "./runtime-device.ts";
 import { EVENT_PREFIX, type RuntimeArgs, type RuntimeEvent, type RuntimeResult, type RuntimeTarget } from "./runtime-protocol.ts";
 
 /** The boot target args.target names, over the platform's partitions. */
@@ -82,17 +85,24 @@ async function main(args: RuntimeArgs): Promise<RuntimeResult> {
     net ? { flash, net } : { flash },
   );
   const failSelfTest = args.failSelfTest === true;
+  const sink: ProgressSink = {};
+  const forward = args.progress === true;
   const agent: Agent = new Agent({
     platform,
     target: args.target ? bootTarget(platform, args.target) : undefined,
     journalLabel: args.target?.journal,
     selfTest: (): boolean => !(failSelfTest && agent.runningVersion() === args.toVersion),
-    onProgress: args.progress ? (p) => emit({ kind: "progress", phase: p.phase, bytes: p.bytes, total: p.total, percent: p.percent }) : undefined,
+    // Off unless someone listens: each progress call costs XS work (measurements).
+    onProgress: forward || args.device ? (p) => {
+      if (forward) emit({ kind: "progress", phase: p.phase, bytes: p.bytes, total: p.total, percent: p.percent });
+      sink.progress?.(p);
+    } : undefined,
     download: args.download,
     onInterruption: (reason, at) => emit({ kind: "interruption", reason, at }),
   });
   const boot = await agent.boot();
   emit({ kind: "boot", report: boot });
+  if (args.device) return serveDevice(platform, agent, boot, args.device, sink, emit);
   if (boot.lastUpdate) return { boot };
   if (args.settledVersion !== undefined && boot.version === args.settledVersion && (boot.imageState === "valid" || boot.imageState === "undefined" || boot.imageState === "confirmed")) {
     return { boot };

@@ -39,6 +39,27 @@ export interface RuntimeArgs {
   sectorMap?: Sector[];
   /** A boot target other than the default ESP-IDF one (the STM32 boards). */
   target?: RuntimeTarget;
+  /** Device mode (`sim fleet --engine xs`): after boot(), poll the server in its HTTP manifest
+   * dialect (HttpDevice, as examples/esp32 does) instead of running update(offer); main() then
+   * settles only when the image is invalid (nothing to report), else the device runs until it
+   * restarts or the host stops it. `offer` is ignored. */
+  device?: RuntimeDevice;
+}
+
+export interface RuntimeDevice {
+  /** Default http (manifest polling); alibaba and quec talk MQTT to `broker` (the mqtt shim). */
+  dialect?: "http" | "alibaba" | "quec";
+  /** http://host:port of `xs-ota server`. */
+  server: string;
+  broker?: { host: string; port: number };
+  product: string;
+  device: string;
+  pollMs: number;
+  backoffMs?: number;
+  backoffMaxMs?: number;
+  timeoutMs?: number;
+  /** Progress report throttling (HttpDevice's `progress`). */
+  progress?: { minIntervalMs?: number; minStep?: number };
 }
 
 export type RuntimeTarget = DualBankRuntimeTarget | McubootRuntimeTarget;
@@ -76,7 +97,11 @@ export type RuntimeEvent =
   | { kind: "boot"; report: BootReport }
   | { kind: "progress"; phase: string; bytes: number; total: number; percent: number }
   | { kind: "interruption"; reason: string; at: number }
-  | { kind: "log"; level: string; message: string };
+  | { kind: "log"; level: string; message: string }
+  /** Device mode: an update ran and its reports were sent (HttpDevice onResult). */
+  | { kind: "result"; result: UpdateResult }
+  /** Device mode: a poll that did not end quietly (refused offer, failed poll). */
+  | { kind: "poll"; outcome: string; reason: string };
 
 /** Parses one trace() text; undefined when it is not an event. */
 export function parseRuntimeEvent(text: string): RuntimeEvent | undefined {

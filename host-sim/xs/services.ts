@@ -129,10 +129,44 @@ export interface XsSystemService {
 }
 
 /** Everything the XS engine needs from the host. */
+/** What the `mqtt` module's Client constructor was given (TLS when its Socket was SecureSocket). */
+export interface XsMqttOptions {
+  host: string;
+  port: number;
+  id: string;
+  user?: string;
+  password?: string;
+  keepAliveMs?: number;
+  path?: string;
+  tls: boolean;
+}
+
+/** Where a connection's events go; each becomes one event (turn) in XS. */
+export interface XsMqttSink {
+  /** CONNACK: the Client's onReady. */
+  ready(): void;
+  message(topic: string, payload: Uint8Array): void;
+  /** The connection closed (broker, network, failed connect): onClose. Once. */
+  close(): void;
+}
+
+export interface XsMqttConnection {
+  publish(topic: string, payload: Uint8Array): void;
+  subscribe(topic: string): void;
+  /** XS closed it, or the worker ended: no sink call after this. */
+  close(): void;
+}
+
+/** Moddable `mqtt` (the legacy Client, QoS 0 as the module sends). */
+export interface XsMqttService {
+  connect(options: XsMqttOptions, sink: XsMqttSink): XsMqttConnection;
+}
+
 export interface XsServices {
   flash: XsFlashService;
   preference: XsPreferenceService;
   http?: XsHttpService;
+  mqtt?: XsMqttService;
   /** Defaults to node:crypto (host-sim/xs/host.ts nodeDigests). */
   digest?: XsDigestService;
   system?: XsSystemService;

@@ -5,8 +5,9 @@
 // next power-on boots a new worker on the same flash.
 
 import { boardServices, type BoardHttp, type ServedBoard } from "./board-services.ts";
-import { startXsEngine, type XsEngine, type XsRunResult } from "./host.ts";
+import { startXsEngine, type XsEngine, type XsEngineOptions, type XsRunResult } from "./host.ts";
 import { xsRuntimeBundle } from "./runtime-bundle.ts";
+import type { XsMqttService } from "./services.ts";
 import { parseRuntimeEvent, type RuntimeArgs, type RuntimeEvent } from "./runtime-protocol.ts";
 
 export class XsBoardEngine {
@@ -17,14 +18,23 @@ export class XsBoardEngine {
 
   private constructor(private readonly log: (line: string) => void) {}
 
-  static async start(board: ServedBoard, http: BoardHttp, log: (line: string) => void = () => undefined): Promise<XsBoardEngine> {
+  /** `options`: the run's clock and limits (a fleet board runs on the real clock until stopped),
+   * and the MQTT connections of the `mqtt` module (none by default). */
+  static async start(
+    board: ServedBoard,
+    http: BoardHttp,
+    log: (line: string) => void = () => undefined,
+    options: Pick<XsEngineOptions, "clock" | "runTimeoutMs" | "name"> & { mqtt?: XsMqttService } = {},
+  ): Promise<XsBoardEngine> {
     const self = new XsBoardEngine(log);
+    const { mqtt, ...engineOptions } = options;
     self.engine = await startXsEngine({
       bundleCode: await xsRuntimeBundle(),
-      services: boardServices(board, http),
+      services: { ...boardServices(board, http), mqtt },
       name: "xs-ota-sim",
       bootFrom: "snapshot",
       onTrace: (text) => self.trace(text),
+      ...engineOptions,
     });
     return self;
   }
@@ -39,6 +49,11 @@ export class XsBoardEngine {
   /** The power is lost: the events already queued reach XS, then the worker stops ("halted"). */
   haltAfterQueued(reason: string): void {
     this.engine.haltAfterQueued(reason);
+  }
+
+  /** The board is turned off: the run ends "halted" once the current delivery returns. */
+  powerOff(reason: string): void {
+    this.engine.powerOff(reason);
   }
 
   /** The XS engine (measurements). */

@@ -212,6 +212,11 @@ export class XsWorker {
     this.handler = handler;
   }
 
+  /** The xsnap-worker's process id (measurements: its resident memory). */
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
   /** Whether the process is still running and usable. */
   get alive(): boolean {
     return !this.exitInfo && !this.fatal;
