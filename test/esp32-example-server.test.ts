@@ -76,6 +76,14 @@ async function powerOn(board: SimBoard, server: OtaServer, lines: string[], self
   };
 }
 
+/** The first power-on: the example downloads and stages what the server offers, and restarts. */
+async function firstPowerOn(b: SimBoard, server: OtaServer, lines: string[]) {
+  const first = await powerOn(b, server, lines);
+  await until(() => b.restartRequested, 30_000, "the example to stage the update and restart");
+  await first.off();
+  return first;
+}
+
 async function planWithImage(server: OtaServer): Promise<number> {
   const pkg = await uploadImage(server, "pk1", "2.0.0", 48 * 1024);
   if (pkg.status !== 201) throw new Error(JSON.stringify(pkg.json));
@@ -94,10 +102,8 @@ test("the ESP32 example updates from xs-ota server over HTTP and the server judg
   try {
     const planId = await planWithImage(server);
     const b = board();
-    const first = await powerOn(b, server, lines);
+    const first = await firstPowerOn(b, server, lines);
     t.is(first.app.report.version, "1.0.0");
-    await until(() => b.restartRequested, 30_000, "the example to stage 2.0.0 and restart");
-    await first.off();
     let dev = (await call(server, "GET", "/api/devices/pk1/esp32-1")).json;
     t.is(dev.dialect, "http");
     t.is(dev.version, "1.0.0", "the server has not seen the new version yet");
@@ -125,9 +131,7 @@ test("a new image that fails the example's self-test is rolled back, and the ser
   try {
     const planId = await planWithImage(server);
     const b = board();
-    const first = await powerOn(b, server, lines);
-    await until(() => b.restartRequested, 30_000, "the example to stage 2.0.0 and restart");
-    await first.off();
+    await firstPowerOn(b, server, lines);
     const trial = await powerOn(b, server, lines, async () => false);
     t.is(trial.app.report.imageState, "invalid");
     t.true(b.restartRequested, "the failed trial image restarts at once");
@@ -173,9 +177,7 @@ test("the example takes a multi-file package (app + assets) on a board with an a
     t.is(plan.status, 201, JSON.stringify(plan.json));
     await call(server, "POST", `/api/plans/${plan.json.id}/activate`);
     const b = SimBoard.create(ESP32_4MB_ASSETS, buildTestImage({ version: "1.0.0", size: 16 * 1024 }));
-    const first = await powerOn(b, server, lines);
-    await until(() => b.restartRequested, 30_000, "the example to stage the app and restart");
-    await first.off();
+    await firstPowerOn(b, server, lines);
     const second = await powerOn(b, server, lines);
     t.is(second.app.report.version, "2.0.0");
     await until(async () => (await call(server, "GET", `/api/plans/${plan.json.id}`)).json.counts.success === 1, 20_000, "the plan's success");

@@ -38,6 +38,11 @@ async function activePlan(server: OtaServer, packages: number[]) {
   return plan.json.id as number;
 }
 
+/** Waits until one device of the plan is in `state`. */
+async function untilOne(server: OtaServer, planId: number, state: string, ms: number, what: string): Promise<void> {
+  await until(async () => (await call(server, "GET", `/api/plans/${planId}`)).json.counts[state] === 1, ms, what);
+}
+
 function device(server: OtaServer, name: string, dialect: Dialect = "http") {
   return new SimDevice({ product: "pk1", name, dialect, serverBase: server.base, brokerUrl: server.broker.url, profile: ESP32_4MB_ASSETS });
 }
@@ -56,7 +61,7 @@ for (const dialect of ["http", "alibaba", "quec"] as const) test(`a package of a
       if (e.device === "d1" && e.kind === "progress") percents.push(e.detail.percent as number);
     });
     const run = dev.run();
-    await until(async () => (await call(server, "GET", `/api/plans/${planId}`)).json.counts.success === 1, 60_000, "the plan's success");
+    await untilOne(server, planId, "success", 60_000, "the plan's success");
     t.true(percents.some((p) => p > 0 && p < 50), `the app's download progress: ${percents}`);
     t.true(percents.some((p) => p > 50 && p < 100), `the assets' download progress: ${percents}`);
     dev.stop();
@@ -137,7 +142,7 @@ for (const dialect of ["http", "alibaba", "quec"] as const) for (const order of 
       corruptStored(server, pkg.json.files.find((f: any) => f.component === "assets").sha256);
       const planId = await activePlan(server, [pkg.json.id]);
       const run = dev.run();
-      await until(async () => (await call(server, "GET", `/api/plans/${planId}`)).json.counts.failed === 1, 60_000, "the device's failure");
+      await untilOne(server, planId, "failed", 60_000, "the device's failure");
       // a few more polls: the failure stays
       await new Promise((r) => setTimeout(r, 400));
       dev.stop();
@@ -177,7 +182,7 @@ for (const dialect of ["http", "alibaba", "quec"] as const) test(`a retry reache
     await call(server, "POST", `/api/plans/${planId}/activate`);
     await until(async () => (await call(server, "GET", "/api/devices/pk1/d3")).json?.events?.some((e: any) => e.kind === "failed"), 60_000, "the first failure");
     fs.writeFileSync(file, good);
-    await until(async () => (await call(server, "GET", `/api/plans/${planId}`)).json.counts.success === 1, 60_000, "success on the retry");
+    await untilOne(server, planId, "success", 60_000, "success on the retry");
     dev.stop();
     await run;
     const info = (await call(server, "GET", "/api/devices/pk1/d3")).json;
@@ -208,7 +213,7 @@ test("QuecThing: a device that reports assets at its target at start-up (before 
     const pkg = await uploadFiles(server, [["assets", ASSETS], ["app", APP]]);
     const planId = await activePlan(server, [pkg.json.id]);
     const run = dev.run();
-    await until(async () => (await call(server, "GET", `/api/plans/${planId}`)).json.counts.success === 1, 60_000, "the plan's success");
+    await untilOne(server, planId, "success", 60_000, "the plan's success");
     dev.stop();
     await run;
     const info = (await call(server, "GET", "/api/devices/pk1/q2")).json;
@@ -230,7 +235,7 @@ test("QuecThing: a device refuses an assets plan its partition is newer than, wi
     const pkg = await uploadFiles(server, [["assets", ASSETS], ["app", APP]]);
     const planId = await activePlan(server, [pkg.json.id]);
     const run = dev.run();
-    await until(async () => (await call(server, "GET", `/api/plans/${planId}`)).json.counts.rejected === 1, 30_000, "the rejection");
+    await untilOne(server, planId, "rejected", 30_000, "the rejection");
     dev.stop();
     await run;
     const info = (await call(server, "GET", "/api/devices/pk1/q3")).json;

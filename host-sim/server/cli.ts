@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
 import { parseSize } from "../image-builder.ts";
 import { runFleet } from "./fleet.ts";
+import { parseDialectChoice } from "./rollout.ts";
 import { attachDevices } from "./sim-attach.ts";
 import { FAULT_MIXES, FLEET_STRATEGY, type FaultMix } from "./fleet-faults.ts";
 import { FLEET_ENGINES, type FleetEngine } from "./fleet-device.ts";
@@ -181,7 +182,7 @@ The report: devices, succeeded, failed, rejected, seconds, bytesServed, peakConc
 p99Seconds, devicesPerMinute, waves, faults {drops, reboots, powerCuts, lowBattery, lowSignal}
 (faults that fired, boards that read low). Exit code 1 unless every board not refused ends on the target.`)
     .action(async (o: { devices: number; dialect: string; engine: string; faults: string; seed: number; wavePercent: number; size: string; data?: string; keep?: boolean; json?: boolean }) => {
-      if (!["alibaba", "quec", "http", "mix"].includes(o.dialect)) throw new Error(`--dialect must be alibaba, quec, http or mix`);
+      parseDialectChoice(o.dialect);
       if (!(FLEET_ENGINES as readonly string[]).includes(o.engine)) throw new Error(`--engine must be node or xs`);
       if (!FAULT_MIXES.includes(o.faults as FaultMix)) throw new Error(`--faults must be ${FAULT_MIXES.join(" or ")}`);
       if (o.devices < 1) throw new Error(`--devices must be at least 1`);
@@ -207,7 +208,7 @@ p99Seconds, devicesPerMinute, waves, faults {drops, reboots, powerCuts, lowBatte
     .option("--until <version>", "exit once every board runs this version")
     .option("--timeout <s>", "give up after this many seconds", num, 600)
     .action(async (o: { url: string; product: string; count: number; prefix: string; dialect: string; fromVersion: string; flashDir?: string; battery: number; rssi: number; until?: string; timeout: number }) => {
-      if (!["alibaba", "quec", "http", "mix"].includes(o.dialect)) throw new Error(`--dialect must be alibaba, quec, http or mix`);
+      parseDialectChoice(o.dialect);
       const stop = new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
       console.error(`${o.count} simulated board${o.count === 1 ? "" : "s"} of ${o.product} on ${o.url}${o.until ? `, until all run ${o.until}` : ", until Ctrl-C"}`);
       const r = await attachDevices({

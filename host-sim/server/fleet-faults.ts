@@ -40,6 +40,9 @@ export interface PowerCutFault {
   /** The operation is torn (torn-write or torn-erase, whichever it is), else cut just before. */
   torn: boolean;
   seed: number;
+  /** The image bytes received by then: where an engine that cannot cut inside a flash operation
+   * (engine xs) loses power instead. */
+  lossAt: number;
 }
 
 export interface DeviceFaults {
@@ -94,7 +97,9 @@ export function deviceFaults(index: number, o: { mix: FaultMix; imageSize: numbe
     // The download erases one 4 KiB sector per 4 KiB of image and writes it in pieces of at
     // most a sector; the boot-flag write is an erase and a write of one otadata sector.
     const ops = during === "download" ? 2 * Math.ceil(size / 4096) : 2;
-    f.powerCut = { during, nth: 1 + Math.floor(cut[2] * ops), torn: cut[3] > 0, seed: cut[4] };
+    const nth = 1 + Math.floor(cut[2] * ops);
+    const lossAt = during === "download" ? Math.min(size, Math.ceil(nth / 2) * 4096) : size;
+    f.powerCut = { during, nth, torn: cut[3] > 0, seed: cut[4], lossAt };
     f.kinds.push("powerCuts");
   }
   return f;

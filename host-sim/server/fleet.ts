@@ -9,7 +9,7 @@
 // Used by `xs-ota sim fleet` and bench/server.ts.
 
 import { buildTestImage } from "../image-builder.ts";
-import type { Dialect } from "./rollout.ts";
+import { dialectOf, type Dialect } from "./rollout.ts";
 import { OtaServer } from "./service.ts";
 import { createFleetDevice, fleetDialect, xsFleetStats, type FleetDevice, type FleetEngine, type XsFleetStats } from "./fleet-device.ts";
 import { deviceFaults, emptyCounts, FLEET_STRATEGY, type FaultCounts, type FaultKind, type FaultMix } from "./fleet-faults.ts";
@@ -85,8 +85,6 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
   return (await runFleetDetailed(o)).report;
 }
 
-const DIALECTS: Dialect[] = ["alibaba", "quec", "http"];
-
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -120,7 +118,7 @@ export async function runFleetDetailed(o: FleetOptions): Promise<{ report: Fleet
     });
     const kinds: FaultKind[][] = [];
     for (let i = 0; i < o.devices; i++) {
-      const dialect = dialectChoice === "mix" ? DIALECTS[i % 3] : dialectChoice;
+      const dialect = dialectOf(dialectChoice, i);
       const f = deviceFaults(i, { mix: faults, imageSize: size, seed: o.seed });
       const name = `dev${String(i).padStart(4, "0")}`;
       kinds.push(f.kinds);

@@ -18,6 +18,18 @@ export const DEVICE_STATES: readonly DeviceState[] = ["pending", "confirmed", "d
 const IN_FLIGHT = "('pending','confirmed','downloading','updating')";
 
 export type Dialect = "alibaba" | "quec" | "http";
+export const DIALECTS: readonly Dialect[] = Object.freeze(["alibaba", "quec", "http"]);
+
+/** A board's dialect in a simulated fleet: the one asked for, or with "mix" each in turn. */
+export function dialectOf(asked: Dialect | "mix", index: number): Dialect {
+  return asked === "mix" ? DIALECTS[index % DIALECTS.length] : asked;
+}
+
+/** A --dialect value: a dialect or "mix". Throws with the choices. */
+export function parseDialectChoice(v: string): Dialect | "mix" {
+  if (v !== "mix" && !(DIALECTS as readonly string[]).includes(v)) throw new Error(`--dialect must be ${DIALECTS.join(", ")} or mix`);
+  return v as Dialect | "mix";
+}
 
 export interface DeviceRow {
   product: string;

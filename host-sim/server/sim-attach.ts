@@ -6,7 +6,7 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Dialect } from "./rollout.ts";
+import { dialectOf, type Dialect } from "./rollout.ts";
 import { SimDevice, type SimDeviceReport } from "./sim-device.ts";
 
 export interface AttachOptions {
@@ -38,8 +38,6 @@ export interface AttachReport {
   reached: boolean;
 }
 
-const DIALECTS: Dialect[] = ["alibaba", "quec", "http"];
-
 /** The broker URL a device should use, from the server's status route. */
 async function brokerOf(url: string): Promise<string> {
   let res: Response;
@@ -63,7 +61,7 @@ export async function attachDevices(o: AttachOptions): Promise<AttachReport> {
   for (let i = 0; i < o.count; i++) {
     const name = `${prefix}${i}`;
     devices.push(new SimDevice({
-      product: o.product, name, dialect: o.dialect === "mix" ? DIALECTS[i % DIALECTS.length] : o.dialect,
+      product: o.product, name, dialect: dialectOf(o.dialect, i),
       serverBase: url, brokerUrl, fromVersion: o.fromVersion, battery: o.battery, rssi: o.rssi,
       flash: o.flashDir ? path.join(o.flashDir, `${o.product}-${name}.bin`) : undefined,
       pollMs: o.pollMs ?? 1000, seed: i + 1,

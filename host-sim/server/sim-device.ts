@@ -71,6 +71,14 @@ interface Session {
   close(): Promise<void>;
 }
 
+/** A fleet or attached device's board, whatever engine runs it: the profile (default
+ * esp32-4mb) factory-flashed with fromVersion (in memory, or the `flash` file), its readings. */
+export function deviceBoard(o: SimDeviceOptions): SimBoard {
+  const board = SimBoard.create(o.profile ?? boardProfile("esp32-4mb"), buildTestImage({ version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 16 * 1024 }), o.flash);
+  board.readings = { battery: o.battery ?? 90, rssi: o.rssi ?? -60 };
+  return board;
+}
+
 export class SimDevice {
   readonly board: SimBoard;
   readonly meter = new HttpMeter();
@@ -92,9 +100,7 @@ export class SimDevice {
   private done: Promise<string> | undefined;
 
   constructor(readonly o: SimDeviceOptions) {
-    const prof = o.profile ?? boardProfile("esp32-4mb");
-    this.board = SimBoard.create(prof, buildTestImage({ version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 16 * 1024 }), o.flash);
-    this.board.readings = { battery: o.battery ?? 90, rssi: o.rssi ?? -60 };
+    this.board = deviceBoard(o);
     this.meter.dropAt = [...(o.dropAt ?? [])];
     this.restartAt = [...(o.restartAt ?? [])];
     const cut = o.powerCut;

@@ -11,17 +11,15 @@
 // engine); battery and RSSI are the board's readings (the runtime's args and the net shim).
 
 import { readFileSync } from "node:fs";
-import { profile as boardProfile } from "../boards/profiles.ts";
-import { SimBoard } from "../board.ts";
+import type { SimBoard } from "../board.ts";
 import { NoBootableImage } from "../bootloader/esp-idf.ts";
 import { PowerCut } from "../flash/nor-flash.ts";
 import { HttpMeter } from "../http-meter.ts";
-import { buildTestImage } from "../image-builder.ts";
 import { nodeHttp } from "../node-http.ts";
 import type { XsRunResult } from "../xs/host.ts";
 import type { RuntimeArgs, RuntimeEvent } from "../xs/runtime-protocol.ts";
 import { XsBoardEngine } from "../xs/sim-engine.ts";
-import type { SimDeviceOptions, SimDeviceReport } from "./sim-device.ts";
+import { deviceBoard, type SimDeviceOptions, type SimDeviceReport } from "./sim-device.ts";
 import { brokerMqttService } from "./xs-mqtt-service.ts";
 
 /** A powered board can run for as long as the fleet does. */
@@ -77,14 +75,11 @@ export class XsSimDevice {
   private wake: (() => void) | undefined;
 
   constructor(readonly o: SimDeviceOptions) {
-    const prof = boardProfile("esp32-4mb");
-    this.board = SimBoard.create(prof, buildTestImage({ version: o.fromVersion ?? "1.0.0", size: o.baseSize ?? 16 * 1024 }), o.flash);
-    this.board.readings = { battery: o.battery ?? 90, rssi: o.rssi ?? -60 };
+    this.board = deviceBoard(o);
     // On this engine a restart or power-cut fault is a power loss once the board received that
     // many bytes (between flash operations, not inside one: the cut-inside-an-operation mix is
     // the node engine's).
-    const cutAt = o.powerCut ? [Math.max(1, (o.powerCut.nth * 4096) % ((o.baseSize ?? 16 * 1024) * 4))] : [];
-    this.meter.rebootAt = [...(o.restartAt ?? []), ...cutAt].sort((a, b) => a - b);
+    this.meter.rebootAt = [...(o.restartAt ?? []), ...(o.powerCut ? [o.powerCut.lossAt] : [])].sort((a, b) => a - b);
     this.meter.dropAt = [...(o.dropAt ?? [])];
     this.dropsArmed = this.meter.dropAt.length;
   }
@@ -117,6 +112,7 @@ export class XsSimDevice {
       runTimeoutMs: RUN_TIMEOUT_MS,
       name: `xs-ota-${this.o.name}`,
       mqtt: this.mqtt,
+      bundle: "device",
     });
     this.engine = engine;
     try {

@@ -1,5 +1,6 @@
-// The runtime script host-sim's XS engine evaluates (built from host-sim/xs/runtime-entry.ts by
-// rollup, see bundles.ts): dist/host-sim/xs/xs-ota-runtime.js.
+// The scripts host-sim's XS engine evaluates (built by rollup, see bundles.ts): the runtime's,
+// dist/host-sim/xs/xs-ota-runtime.js (runtime-entry.ts), and a fleet board's,
+// dist/host-sim/xs/xs-ota-device.js (runtime-device-entry.ts).
 // - From the built package (dist/host-sim/xs/runtime-bundle.js): the file next to this one,
 //   written by `npm run build` (prepare).
 // - From the sources (tsx: tests, `npx tsx host-sim/...`): the same file, rebuilt first when it is
@@ -13,26 +14,45 @@ import { fileURLToPath } from "node:url";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FROM_SOURCE = import.meta.url.endsWith(".ts");
 const ROOT = FROM_SOURCE ? path.resolve(HERE, "../..") : path.resolve(HERE, "../../..");
+type ScriptKind = "runtime" | "device";
+const scriptPath = (kind: ScriptKind): string => {
+  const name = kind === "runtime" ? "xs-ota-runtime.js" : "xs-ota-device.js";
+  return FROM_SOURCE ? path.join(ROOT, "dist/host-sim/xs", name) : path.join(HERE, name);
+};
 /** Where the runtime script is. */
-export const XS_RUNTIME_PATH = FROM_SOURCE ? path.join(ROOT, "dist/host-sim/xs/xs-ota-runtime.js") : path.join(HERE, "xs-ota-runtime.js");
+export const XS_RUNTIME_PATH = scriptPath("runtime");
 
-let cached: Promise<string> | undefined;
+const cached = new Map<ScriptKind, Promise<string>>();
 
 /** The runtime script's source (built first when running from stale sources). */
 export function xsRuntimeBundle(): Promise<string> {
-  cached ??= load().catch((e) => {
-    cached = undefined;
-    throw e;
-  });
-  return cached;
+  return xsScript("runtime");
 }
 
-async function load(): Promise<string> {
-  if (FROM_SOURCE && stale()) await rebuild();
-  if (!existsSync(XS_RUNTIME_PATH)) {
-    throw new Error(`the XS runtime bundle ${XS_RUNTIME_PATH} is missing: run npm run build (rollup -c)`);
+/** A fleet board's script (runtime-device-entry.ts), built first like the runtime's. */
+export function xsDeviceBundle(): Promise<string> {
+  return xsScript("device");
+}
+
+function xsScript(kind: ScriptKind): Promise<string> {
+  let p = cached.get(kind);
+  if (!p) {
+    p = load(kind).catch((e) => {
+      cached.delete(kind);
+      throw e;
+    });
+    cached.set(kind, p);
   }
-  return readFileSync(XS_RUNTIME_PATH, "utf8");
+  return p;
+}
+
+async function load(kind: ScriptKind): Promise<string> {
+  const file = scriptPath(kind);
+  if (FROM_SOURCE && stale(file)) await rebuild(kind, file);
+  if (!existsSync(file)) {
+    throw new Error(`the XS ${kind} bundle ${file} is missing: run npm run build (rollup -c)`);
+  }
+  return readFileSync(file, "utf8");
 }
 
 /** Sources of the bundle: src/, the Moddable declarations, tsconfig.moddable.json and the
@@ -46,17 +66,17 @@ function newestSource(): number {
   };
   visit(path.join(ROOT, "src"));
   visit(path.join(ROOT, "types/moddable"));
-  for (const f of ["runtime-entry.ts", "runtime-device.ts", "runtime-protocol.ts", "moddable-globals.ts", "bundles.ts"]) visit(path.join(ROOT, "host-sim/xs", f));
+  for (const f of ["runtime-entry.ts", "runtime-device-entry.ts", "runtime-power-on.ts", "runtime-device.ts", "runtime-protocol.ts", "moddable-globals.ts", "bundles.ts"]) visit(path.join(ROOT, "host-sim/xs", f));
   newest = Math.max(newest, statSync(path.join(ROOT, "tsconfig.moddable.json")).mtimeMs);
   return newest;
 }
 
-function stale(): boolean {
-  return !existsSync(XS_RUNTIME_PATH) || statSync(XS_RUNTIME_PATH).mtimeMs < newestSource();
+function stale(file: string): boolean {
+  return !existsSync(file) || statSync(file).mtimeMs < newestSource();
 }
 
-async function rebuild(): Promise<void> {
-  const lock = `${XS_RUNTIME_PATH}.lock`;
+async function rebuild(kind: ScriptKind, file: string): Promise<void> {
+  const lock = `${file}.lock`;
   mkdirSync(path.dirname(lock), { recursive: true });
   const started = Date.now();
   for (;;) {
@@ -78,9 +98,9 @@ async function rebuild(): Promise<void> {
     }
   }
   try {
-    if (!stale()) return;
-    const { buildXsRuntime } = await import("./bundles.ts");
-    await buildXsRuntime(XS_RUNTIME_PATH);
+    if (!stale(file)) return;
+    const { buildXsScript } = await import("./bundles.ts");
+    await buildXsScript(kind, file);
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }

@@ -6,7 +6,7 @@
 
 import { boardServices, type BoardHttp, type ServedBoard } from "./board-services.ts";
 import { startXsEngine, type XsEngine, type XsEngineOptions, type XsRunResult } from "./host.ts";
-import { xsRuntimeBundle } from "./runtime-bundle.ts";
+import { xsDeviceBundle, xsRuntimeBundle } from "./runtime-bundle.ts";
 import type { XsMqttService } from "./services.ts";
 import { parseRuntimeEvent, type RuntimeArgs, type RuntimeEvent } from "./runtime-protocol.ts";
 
@@ -19,17 +19,18 @@ export class XsBoardEngine {
   private constructor(private readonly log: (line: string) => void) {}
 
   /** `options`: the run's clock and limits (a fleet board runs on the real clock until stopped),
+   * the script (`bundle`: the runtime's update, or "device": a fleet board's client),
    * and the MQTT connections of the `mqtt` module (none by default). */
   static async start(
     board: ServedBoard,
     http: BoardHttp,
     log: (line: string) => void = () => undefined,
-    options: Pick<XsEngineOptions, "clock" | "runTimeoutMs" | "name"> & { mqtt?: XsMqttService } = {},
+    options: Pick<XsEngineOptions, "clock" | "runTimeoutMs" | "name"> & { mqtt?: XsMqttService; bundle?: "runtime" | "device" } = {},
   ): Promise<XsBoardEngine> {
     const self = new XsBoardEngine(log);
-    const { mqtt, ...engineOptions } = options;
+    const { mqtt, bundle, ...engineOptions } = options;
     self.engine = await startXsEngine({
-      bundleCode: await xsRuntimeBundle(),
+      bundleCode: await (bundle === "device" ? xsDeviceBundle() : xsRuntimeBundle()),
       services: { ...boardServices(board, http), mqtt },
       name: "xs-ota-sim",
       bootFrom: "snapshot",
